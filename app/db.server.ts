@@ -1,0 +1,110 @@
+import fs from "node:fs";
+import path from "node:path";
+
+import SQLite from "better-sqlite3";
+import {
+  Kysely,
+  Migrator,
+  SqliteDialect,
+  sql,
+  type Migration,
+  type MigrationProvider,
+  type Transaction,
+} from "kysely";
+
+import { migrations } from "../db/migrations";
+import type { Database } from "~/db/schema";
+import { getEnv, sqlitePathFromUrl } from "~/env.server";
+
+export type Db = Kysely<Database>;
+export type Trx = Transaction<Database>;
+
+class ListedMigrationProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations;
+  }
+}
+
+/**
+ * Opens a SQLite file with the settings every connection needs: WAL so
+ * readers never wait for the writer, foreign keys (off by default in SQLite,
+ * and ON DELETE SET NULL depends on them), and a busy timeout so a second
+ * process waits for the write lock instead of failing at once.
+ */
+export function openDatabase(file: string): Db {
+  if (file !== ":memory:") {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  }
+  const sqlite = new SQLite(file);
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("foreign_keys = ON");
+  sqlite.pragma("busy_timeout = 5000");
+  sqlite.pragma("synchronous = NORMAL");
+  return new Kysely<Database>({
+    dialect: new SqliteDialect({ database: sqlite }),
+  });
+}
+
+export async function migrateToLatest(db: Db): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: new ListedMigrationProvider(),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  for (const result of results ?? []) {
+    if (result.status === "Error") {
+      console.error(`[db] migration failed: ${result.migrationName}`);
+    } else if (result.status === "Success") {
+      console.info(`[db] migration applied: ${result.migrationName}`);
+    }
+  }
+  if (error) {
+    throw error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+let current: { url: string; ready: Promise<Db> } | undefined;
+
+/**
+ * The application's database, created and migrated on first use. Keyed by
+ * DATABASE_URL so each test file can point at its own file.
+ */
+export function getDb(): Promise<Db> {
+  const url = getEnv().DATABASE_URL;
+  if (!current || current.url !== url) {
+    const db = openDatabase(sqlitePathFromUrl(url));
+    const ready = migrateToLatest(db).then(() => db);
+    current = { url, ready };
+  }
+  return current.ready;
+}
+
+/** Closes the current database, if any (tests and scripts). */
+export async function closeDb(): Promise<void> {
+  const open = current;
+  current = undefined;
+  if (open) await (await open.ready).destroy();
+}
+
+/**
+ * Runs `work` in a write transaction that takes SQLite's write lock at BEGIN.
+ * A deferred BEGIN that upgrades to a write later fails with SQLITE_BUSY
+ * when another process committed in between, without waiting for the busy
+ * timeout; BEGIN IMMEDIATE waits for the lock instead.
+ */
+export async function writeTransaction<T>(
+  db: Db,
+  work: (trx: Db) => Promise<T>,
+): Promise<T> {
+  return db.connection().execute(async (connection) => {
+    await sql`begin immediate`.execute(connection);
+    try {
+      const result = await work(connection);
+      await sql`commit`.execute(connection);
+      return result;
+    } catch (error) {
+      await sql`rollback`.execute(connection);
+      throw error;
+    }
+  });
+}

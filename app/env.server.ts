@@ -1,0 +1,97 @@
+import crypto from "node:crypto";
+
+import { z } from "zod";
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === "" ? undefined : value))
+  .optional();
+
+const commaList = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? "")
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== ""),
+  );
+
+const EnvSchema = z.object({
+  NODE_ENV: z.string().default("development"),
+  PORT: z.coerce.number().int().positive().default(3000),
+  DATABASE_URL: z.string().trim().default("file:./db/app.sqlite"),
+  SESSION_SECRET: commaList,
+  APP_URL: z
+    .string()
+    .trim()
+    .url()
+    .default("http://localhost:3000")
+    .transform((value) => value.replace(/\/+$/, "")),
+  STRIPE_SECRET_KEY: optionalText,
+  STRIPE_WEBHOOK_SECRET: commaList,
+  STRIPE_API_BASE_URL: optionalText.pipe(z.string().url().optional()),
+});
+
+export type Env = z.infer<typeof EnvSchema> & {
+  priceIds: Record<string, string | undefined>;
+};
+
+// A secret that is only good for development: production never signs
+// cookies with a published value.
+const DEVELOPMENT_SESSION_SECRET = "dictia-development-only-secret";
+
+// A first look on one's own machine (`npm start`, APP_URL on loopback) gets a
+// random secret for the life of the process: sessions end at restart, and
+// nothing guessable signs them. A public APP_URL without a secret is a crash.
+let localSessionSecret: string | undefined;
+
+function isLoopbackOrigin(appUrl: string): boolean {
+  const { hostname } = new URL(appUrl);
+  return ["localhost", "127.0.0.1", "[::1]"].includes(hostname);
+}
+
+/**
+ * Reads and validates the environment. Every other module goes through this
+ * one; it is read on each call so tests can change `process.env` per case.
+ */
+export function getEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const parsed = EnvSchema.safeParse(source);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((issue) => issue.path.join("."));
+    throw new Error(`Invalid environment variables: ${fields.join(", ")}`);
+  }
+  const env = parsed.data;
+  if (env.SESSION_SECRET.length === 0) {
+    if (env.NODE_ENV !== "production") {
+      env.SESSION_SECRET = [DEVELOPMENT_SESSION_SECRET];
+    } else if (isLoopbackOrigin(env.APP_URL)) {
+      if (!localSessionSecret) {
+        localSessionSecret = crypto.randomBytes(32).toString("base64url");
+        console.warn(
+          "[env] SESSION_SECRET is not set: using a random secret until restart.",
+        );
+      }
+      env.SESSION_SECRET = [localSessionSecret];
+    } else {
+      throw new Error(
+        "SESSION_SECRET is required in production when APP_URL is public (comma-separated for rotation).",
+      );
+    }
+  }
+  const priceIds: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(source)) {
+    if (name.startsWith("STRIPE_DICTIA_") && value && value.trim() !== "") {
+      priceIds[name] = value.trim();
+    }
+  }
+  return { ...env, priceIds };
+}
+
+/** `file:./db/app.sqlite`, `file:/abs/path` or a bare path: the file name. */
+export function sqlitePathFromUrl(databaseUrl: string): string {
+  return databaseUrl.startsWith("file:")
+    ? databaseUrl.slice("file:".length)
+    : databaseUrl;
+}
