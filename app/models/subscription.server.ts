@@ -1,0 +1,242 @@
+import type { Db } from "~/db.server";
+import type { SubscriptionRow } from "~/db/schema";
+import { setUserSubscriptionStatus } from "~/models/user.server";
+
+/** What Stripe says of one subscription at one moment. */
+export type SubscriptionState = {
+  stripeSubscriptionId: string;
+  stripeCustomerId: string;
+  status: string;
+  plan: string | null;
+  period: string | null;
+  currentPeriodEnd: number | null;
+  cancelAtPeriodEnd: boolean;
+  /** Stripe's `created` of the subscription itself. */
+  stripeCreated: number;
+};
+
+export async function getSubscriptionByStripeId(
+  db: Db,
+  stripeSubscriptionId: string,
+): Promise<SubscriptionRow | undefined> {
+  return db
+    .selectFrom("subscriptions")
+    .selectAll()
+    .where("stripe_subscription_id", "=", stripeSubscriptionId)
+    .executeTakeFirst();
+}
+
+/** The user's most recently created subscription: the one that counts. */
+export async function getCurrentSubscriptionForUser(
+  db: Db,
+  userId: number,
+): Promise<SubscriptionRow | undefined> {
+  return db
+    .selectFrom("subscriptions")
+    .selectAll()
+    .where("user_id", "=", userId)
+    .orderBy("stripe_created", "desc")
+    .orderBy("id", "desc")
+    .limit(1)
+    .executeTakeFirst();
+}
+
+// Within one second Stripe gives no order between two events. To converge
+// whatever the delivery order, ties are broken by the payload itself: the
+// status further along the lifecycle wins, then the later period end, then
+// a scheduled cancellation. Two different states that tie on all of these
+// (a plan change and its undo in the same second) keep the one applied last.
+const STATUS_RANK: Record<string, number> = {
+  incomplete: 0,
+  trialing: 1,
+  active: 2,
+  paused: 3,
+  past_due: 4,
+  unpaid: 5,
+  incomplete_expired: 6,
+  canceled: 7,
+};
+
+function orderKey(
+  eventCreated: number,
+  state: Pick<
+    SubscriptionState,
+    "status" | "currentPeriodEnd" | "cancelAtPeriodEnd"
+  >,
+): number[] {
+  return [
+    eventCreated,
+    STATUS_RANK[state.status] ?? -1,
+    state.currentPeriodEnd ?? 0,
+    state.cancelAtPeriodEnd ? 1 : 0,
+  ];
+}
+
+function compareKeys(a: number[], b: number[]): number {
+  for (let i = 0; i < a.length; i += 1) {
+    const difference = (a[i] ?? 0) - (b[i] ?? 0);
+    if (difference !== 0) return Math.sign(difference);
+  }
+  return 0;
+}
+
+function stateOfRow(row: SubscriptionRow) {
+  return {
+    status: row.status,
+    currentPeriodEnd: row.current_period_end,
+    cancelAtPeriodEnd: row.cancel_at_period_end === 1,
+  };
+}
+
+/**
+ * Stores Stripe's state of a subscription as of `eventCreated`, unless the
+ * row already holds a later one. `userId` links the row when known; a row
+ * already linked keeps its user when the event names none. Returns whether
+ * the state was applied. Call inside the webhook's write transaction.
+ */
+export async function applySubscriptionState(
+  db: Db,
+  state: SubscriptionState,
+  eventCreated: number,
+  userId: number | null,
+): Promise<boolean> {
+  const existing = await getSubscriptionByStripeId(
+    db,
+    state.stripeSubscriptionId,
+  );
+  const now = new Date().toISOString();
+  if (!existing) {
+    await db
+      .insertInto("subscriptions")
+      .values({
+        user_id: userId,
+        stripe_subscription_id: state.stripeSubscriptionId,
+        stripe_customer_id: state.stripeCustomerId,
+        plan: state.plan,
+        period: state.period,
+        status: state.status,
+        current_period_end: state.currentPeriodEnd,
+        cancel_at_period_end: state.cancelAtPeriodEnd ? 1 : 0,
+        stripe_created: state.stripeCreated,
+        last_event_created: eventCreated,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    if (userId !== null) await refreshUserSubscriptionStatus(db, userId);
+    return true;
+  }
+
+  const linkedUserId = userId ?? existing.user_id;
+  const newer =
+    compareKeys(
+      orderKey(eventCreated, state),
+      orderKey(existing.last_event_created, stateOfRow(existing)),
+    ) >= 0;
+  if (newer) {
+    await db
+      .updateTable("subscriptions")
+      .set({
+        user_id: linkedUserId,
+        stripe_customer_id: state.stripeCustomerId,
+        // A price unknown to this configuration keeps what was known.
+        plan: state.plan ?? existing.plan,
+        period: state.period ?? existing.period,
+        status: state.status,
+        current_period_end: state.currentPeriodEnd,
+        cancel_at_period_end: state.cancelAtPeriodEnd ? 1 : 0,
+        stripe_created: state.stripeCreated,
+        last_event_created: eventCreated,
+        updated_at: now,
+      })
+      .where("id", "=", existing.id)
+      .execute();
+  } else if (linkedUserId !== existing.user_id) {
+    // An older event still carries who the subscription belongs to.
+    await db
+      .updateTable("subscriptions")
+      .set({ user_id: linkedUserId, updated_at: now })
+      .where("id", "=", existing.id)
+      .execute();
+  }
+  for (const affected of new Set([existing.user_id, linkedUserId])) {
+    if (affected !== null) await refreshUserSubscriptionStatus(db, affected);
+  }
+  return newer;
+}
+
+export type InvoiceOutcome = "paid" | "payment_failed";
+
+/**
+ * What an invoice event says of its subscription's status: a paid invoice
+ * ends a payment problem, a failed one starts one. It is a hint that
+ * Stripe's own customer.subscription.updated confirms: it applies only to a
+ * stored row, only when strictly newer than the row's last event, and only
+ * to the statuses it can move.
+ */
+export async function applyInvoiceOutcome(
+  db: Db,
+  input: {
+    stripeSubscriptionId: string;
+    outcome: InvoiceOutcome;
+    eventCreated: number;
+  },
+): Promise<boolean> {
+  const existing = await getSubscriptionByStripeId(
+    db,
+    input.stripeSubscriptionId,
+  );
+  if (!existing || input.eventCreated <= existing.last_event_created) {
+    return false;
+  }
+  const next = nextStatusAfterInvoice(existing.status, input.outcome);
+  if (next === existing.status) return false;
+  await db
+    .updateTable("subscriptions")
+    .set({
+      status: next,
+      last_event_created: input.eventCreated,
+      updated_at: new Date().toISOString(),
+    })
+    .where("id", "=", existing.id)
+    .execute();
+  if (existing.user_id !== null) {
+    await refreshUserSubscriptionStatus(db, existing.user_id);
+  }
+  return true;
+}
+
+function nextStatusAfterInvoice(status: string, outcome: InvoiceOutcome) {
+  if (outcome === "paid") {
+    return ["past_due", "unpaid", "incomplete"].includes(status)
+      ? "active"
+      : status;
+  }
+  return ["active", "trialing"].includes(status) ? "past_due" : status;
+}
+
+/** Links the customer's unlinked subscriptions to a user who just appeared. */
+export async function linkSubscriptionsToUser(
+  db: Db,
+  stripeCustomerId: string,
+  userId: number,
+): Promise<number> {
+  const result = await db
+    .updateTable("subscriptions")
+    .set({ user_id: userId, updated_at: new Date().toISOString() })
+    .where("stripe_customer_id", "=", stripeCustomerId)
+    .where("user_id", "is", null)
+    .executeTakeFirst();
+  const linked = Number(result.numUpdatedRows);
+  if (linked > 0) await refreshUserSubscriptionStatus(db, userId);
+  return linked;
+}
+
+/** Mirrors the user's current subscription status on the user row. */
+export async function refreshUserSubscriptionStatus(
+  db: Db,
+  userId: number,
+): Promise<void> {
+  const current = await getCurrentSubscriptionForUser(db, userId);
+  await setUserSubscriptionStatus(db, userId, current?.status ?? null);
+}
