@@ -45,7 +45,10 @@ export function openDatabase(file: string): Db {
   });
 }
 
-export async function migrateToLatest(db: Db): Promise<void> {
+export async function migrateToLatest(
+  db: Db,
+  log: (line: string) => void = console.info,
+): Promise<void> {
   const migrator = new Migrator({
     db,
     provider: new ListedMigrationProvider(),
@@ -53,9 +56,9 @@ export async function migrateToLatest(db: Db): Promise<void> {
   const { error, results } = await migrator.migrateToLatest();
   for (const result of results ?? []) {
     if (result.status === "Error") {
-      console.error(`[db] migration failed: ${result.migrationName}`);
+      log(`[db] migration failed: ${result.migrationName}`);
     } else if (result.status === "Success") {
-      console.info(`[db] migration applied: ${result.migrationName}`);
+      log(`[db] migration applied: ${result.migrationName}`);
     }
   }
   if (error) {

@@ -1,6 +1,13 @@
 import crypto from "node:crypto";
+import fs from "node:fs";
 
 import { z } from "zod";
+
+// A `.env` beside package.json configures a local run; variables already set
+// win. Tests never read it, so a developer's keys cannot leak into them.
+if (!process.env.VITEST && fs.existsSync(".env")) {
+  process.loadEnvFile(".env");
+}
 
 const optionalText = z
   .string()

@@ -30,6 +30,7 @@ export interface SubscriptionsTable {
   cancel_at_period_end: number;
   stripe_created: number;
   last_event_created: number;
+  last_event_kind: Generated<"subscription" | "invoice">;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

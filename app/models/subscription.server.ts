@@ -42,10 +42,11 @@ export async function getCurrentSubscriptionForUser(
 }
 
 // Within one second Stripe gives no order between two events. To converge
-// whatever the delivery order, ties are broken by the payload itself: the
-// status further along the lifecycle wins, then the later period end, then
-// a scheduled cancellation. Two different states that tie on all of these
-// (a plan change and its undo in the same second) keep the one applied last.
+// whatever the delivery order, ties are broken by the payload itself: a
+// whole subscription beats an invoice's hint, then the status further along
+// the lifecycle wins, then the later period end, then a scheduled
+// cancellation. Two different states that tie on all of these (a plan change
+// and its undo in the same second) keep the one applied last.
 const STATUS_RANK: Record<string, number> = {
   incomplete: 0,
   trialing: 1,
@@ -59,6 +60,7 @@ const STATUS_RANK: Record<string, number> = {
 
 function orderKey(
   eventCreated: number,
+  kind: "subscription" | "invoice",
   state: Pick<
     SubscriptionState,
     "status" | "currentPeriodEnd" | "cancelAtPeriodEnd"
@@ -66,6 +68,7 @@ function orderKey(
 ): number[] {
   return [
     eventCreated,
+    kind === "subscription" ? 1 : 0,
     STATUS_RANK[state.status] ?? -1,
     state.currentPeriodEnd ?? 0,
     state.cancelAtPeriodEnd ? 1 : 0,
@@ -130,8 +133,12 @@ export async function applySubscriptionState(
   const linkedUserId = userId ?? existing.user_id;
   const newer =
     compareKeys(
-      orderKey(eventCreated, state),
-      orderKey(existing.last_event_created, stateOfRow(existing)),
+      orderKey(eventCreated, "subscription", state),
+      orderKey(
+        existing.last_event_created,
+        existing.last_event_kind,
+        stateOfRow(existing),
+      ),
     ) >= 0;
   if (newer) {
     await db
@@ -147,6 +154,7 @@ export async function applySubscriptionState(
         cancel_at_period_end: state.cancelAtPeriodEnd ? 1 : 0,
         stripe_created: state.stripeCreated,
         last_event_created: eventCreated,
+        last_event_kind: "subscription",
         updated_at: now,
       })
       .where("id", "=", existing.id)
@@ -196,6 +204,7 @@ export async function applyInvoiceOutcome(
     .set({
       status: next,
       last_event_created: input.eventCreated,
+      last_event_kind: "invoice",
       updated_at: new Date().toISOString(),
     })
     .where("id", "=", existing.id)

@@ -25,6 +25,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("stripe_created", "integer", (col) => col.notNull())
     // `created` of the last event applied: the order guard.
     .addColumn("last_event_created", "integer", (col) => col.notNull())
+    // Whether that event carried the whole subscription ("subscription") or
+    // only an invoice's outcome ("invoice"): at equal `created`, the whole
+    // subscription wins.
+    .addColumn("last_event_kind", "text", (col) =>
+      col.notNull().defaultTo("subscription"),
+    )
     .addColumn("created_at", "text", (col) =>
       col.notNull().defaultTo(sql`CURRENT_TIMESTAMP`),
     )
