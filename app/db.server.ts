@@ -56,7 +56,7 @@ export async function migrateToLatest(
   const { error, results } = await migrator.migrateToLatest();
   for (const result of results ?? []) {
     if (result.status === "Error") {
-      log(`[db] migration failed: ${result.migrationName}`);
+      console.error(`[db] migration failed: ${result.migrationName}`);
     } else if (result.status === "Success") {
       log(`[db] migration applied: ${result.migrationName}`);
     }
@@ -76,7 +76,8 @@ export function getDb(): Promise<Db> {
   const url = getEnv().DATABASE_URL;
   if (!current || current.url !== url) {
     const db = openDatabase(sqlitePathFromUrl(url));
-    const ready = migrateToLatest(db).then(() => db);
+    const log = getEnv().NODE_ENV === "test" ? () => {} : console.info;
+    const ready = migrateToLatest(db, log).then(() => db);
     current = { url, ready };
   }
   return current.ready;
