@@ -70,7 +70,10 @@ export function Layout({ children }: { children: React.ReactNode }) {
               <>
                 <NavLink to="/compte">Mon compte</NavLink>
                 <Form method="post" action="/deconnexion" className="inline">
-                  <AuthenticityTokenInput />
+                  {/* The header is outside App's provider: give it the token. */}
+                  <AuthenticityTokenProvider token={data.csrfToken}>
+                    <AuthenticityTokenInput />
+                  </AuthenticityTokenProvider>
                   <button type="submit" className="link-button">
                     Se déconnecter
                   </button>

@@ -88,6 +88,17 @@ export async function flashOf(response: Response) {
   return session.get("flash") ?? null;
 }
 
+/** The user id of the session a response set, or null when it sets none. */
+export async function sessionUserIdOf(
+  response: Response,
+): Promise<number | null> {
+  const cookie = cookiePairs(response.headers.getSetCookie()).join("; ");
+  const session = await getSession(
+    new Request("https://dictia.test/", { headers: { Cookie: cookie } }),
+  );
+  return session.get("userId") ?? null;
+}
+
 /** Calls a loader or action and returns the Response it returned or threw. */
 export async function responseOf(
   run: () => Promise<unknown>,

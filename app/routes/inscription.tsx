@@ -1,0 +1,228 @@
+import type {
+  ActionFunctionArgs,
+  LoaderFunctionArgs,
+  MetaFunction,
+} from "@remix-run/node";
+import { json, redirect } from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
+import { useEffect, useRef } from "react";
+import { AuthenticityTokenInput } from "remix-utils/csrf/react";
+import { HoneypotInputs } from "remix-utils/honeypot/react";
+import { Honeypot, SpamError } from "remix-utils/honeypot/server";
+import { safeRedirect } from "remix-utils/safe-redirect";
+import { z } from "zod";
+
+import { requireValidCsrf } from "~/auth/csrf.server";
+import { hashPassword } from "~/auth/password.server";
+import { createUserSession, getUser } from "~/auth/session.server";
+import { getDb } from "~/db.server";
+import { createUser, maskEmail, normalizeEmail } from "~/models/user.server";
+
+const DEFAULT_REDIRECT = "/compte";
+const PASSWORD_MIN_LENGTH = 10;
+// Long enough for any passphrase or password manager; short enough that
+// nobody makes the server hash megabytes.
+const PASSWORD_MAX_LENGTH = 200;
+
+const EMAIL_REQUIRED = "Entrez votre adresse courriel.";
+const PASSWORD_REQUIRED = "Choisissez un mot de passe.";
+
+// Built on call rather than at load: only the action uses it, and a
+// module-level schema would ship zod to the browser for nothing.
+function signUpFormSchema() {
+  return z.object({
+    email: z
+      .string({
+        required_error: EMAIL_REQUIRED,
+        invalid_type_error: EMAIL_REQUIRED,
+      })
+      .trim()
+      .min(1, EMAIL_REQUIRED)
+      .max(254, "Cette adresse courriel est trop longue.")
+      .email("Entrez une adresse courriel valide, par exemple nom@exemple.ca."),
+    password: z
+      .string({
+        required_error: PASSWORD_REQUIRED,
+        invalid_type_error: PASSWORD_REQUIRED,
+      })
+      .min(1, PASSWORD_REQUIRED)
+      .min(
+        PASSWORD_MIN_LENGTH,
+        `Le mot de passe doit compter au moins ${PASSWORD_MIN_LENGTH} caractères.`,
+      )
+      .max(
+        PASSWORD_MAX_LENGTH,
+        `Le mot de passe doit compter au plus ${PASSWORD_MAX_LENGTH} caractères.`,
+      ),
+  });
+}
+
+type FieldErrors = { email?: string; password?: string; form?: string };
+
+function invalid(errors: FieldErrors, email: FormDataEntryValue | null) {
+  return json(
+    { errors, values: { email: typeof email === "string" ? email : "" } },
+    { status: 400 },
+  );
+}
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  if (await getUser(request)) throw redirect(DEFAULT_REDIRECT);
+  const redirectTo = new URL(request.url).searchParams.get("redirectTo");
+  return json({ redirectTo: safeRedirect(redirectTo, DEFAULT_REDIRECT) });
+}
+
+export async function action({ request }: ActionFunctionArgs) {
+  await requireValidCsrf(request);
+  const formData = await request.formData();
+  const typedEmail = formData.get("email");
+
+  // Only the hidden field is checked, not the time-stamped one: that one needs
+  // a provider and a shared encryption seed in the root, and a filled hidden
+  // field already stops the form-filling robots that this is meant for.
+  try {
+    new Honeypot({ validFromFieldName: null }).check(formData);
+  } catch (error) {
+    if (!(error instanceof SpamError)) throw error;
+    console.warn("[auth] sign-up refused: honeypot field filled");
+    return invalid(
+      { form: "Votre demande n’a pas pu être traitée. Veuillez réessayer." },
+      typedEmail,
+    );
+  }
+
+  const parsed = signUpFormSchema().safeParse(Object.fromEntries(formData));
+  if (!parsed.success) {
+    const { fieldErrors } = parsed.error.flatten();
+    return invalid(
+      { email: fieldErrors.email?.[0], password: fieldErrors.password?.[0] },
+      typedEmail,
+    );
+  }
+
+  const email = normalizeEmail(parsed.data.email);
+  // Hashed before the insert so that a taken address costs the same time as a
+  // free one.
+  const passwordHash = await hashPassword(parsed.data.password);
+  const user = await createUser(await getDb(), { email, passwordHash });
+  if (!user) {
+    // An address can belong to only one account, so sign-up cannot hide that
+    // one exists without sending a confirmation email, which we do not send
+    // yet. The message stays neutral and points to logging in; scrypt's cost
+    // per attempt is what slows anyone listing addresses this way.
+    console.info(`[auth] sign-up refused: ${maskEmail(email)} is taken`);
+    return invalid(
+      {
+        email:
+          "Cette adresse ne peut pas être utilisée pour un nouveau compte. Si elle est déjà inscrite, connectez-vous.",
+      },
+      typedEmail,
+    );
+  }
+
+  console.info(`[auth] user ${user.id} signed up`);
+  return createUserSession(
+    request,
+    user.id,
+    safeRedirect(formData.get("redirectTo"), DEFAULT_REDIRECT),
+  );
+}
+
+export default function SignUpPage() {
+  const { redirectTo } = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>();
+  const errors: FieldErrors = actionData?.errors ?? {};
+  const emailRef = useRef<HTMLInputElement>(null);
+  const passwordRef = useRef<HTMLInputElement>(null);
+  const firstInvalid = errors.email
+    ? emailRef
+    : errors.password
+      ? passwordRef
+      : null;
+
+  // `autoFocus` covers the page the server renders without JavaScript; after
+  // a submission through the router the field already exists, so focus it
+  // by hand.
+  useEffect(() => {
+    firstInvalid?.current?.focus();
+  }, [actionData, firstInvalid]);
+
+  const loginHref =
+    redirectTo === DEFAULT_REDIRECT
+      ? "/connexion"
+      : `/connexion?${new URLSearchParams({ redirectTo })}`;
+
+  return (
+    <section aria-labelledby="inscription-titre">
+      <h1 id="inscription-titre">Créer un compte</h1>
+      <Form method="post">
+        <AuthenticityTokenInput />
+        <HoneypotInputs label="Laissez ce champ vide" />
+        <input type="hidden" name="redirectTo" value={redirectTo} />
+        {errors.form ? (
+          <p className="field-error" role="alert">
+            {errors.form}
+          </p>
+        ) : null}
+
+        <label htmlFor="inscription-email">Adresse courriel</label>
+        <input
+          ref={emailRef}
+          id="inscription-email"
+          name="email"
+          type="email"
+          autoComplete="email"
+          required
+          maxLength={254}
+          defaultValue={actionData?.values.email ?? ""}
+          autoFocus={firstInvalid === emailRef}
+          aria-invalid={errors.email ? true : undefined}
+          aria-describedby={
+            errors.email ? "inscription-email-erreur" : undefined
+          }
+        />
+        {errors.email ? (
+          <p id="inscription-email-erreur" className="field-error">
+            {errors.email}
+          </p>
+        ) : null}
+
+        <label htmlFor="inscription-password">Mot de passe</label>
+        <input
+          ref={passwordRef}
+          id="inscription-password"
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={PASSWORD_MIN_LENGTH}
+          maxLength={PASSWORD_MAX_LENGTH}
+          autoFocus={firstInvalid === passwordRef}
+          aria-invalid={errors.password ? true : undefined}
+          aria-describedby={
+            errors.password
+              ? "inscription-password-erreur inscription-password-aide"
+              : "inscription-password-aide"
+          }
+        />
+        <p id="inscription-password-aide">
+          Au moins {PASSWORD_MIN_LENGTH} caractères.
+        </p>
+        {errors.password ? (
+          <p id="inscription-password-erreur" className="field-error">
+            {errors.password}
+          </p>
+        ) : null}
+
+        <p>
+          <button type="submit">Créer mon compte</button>
+        </p>
+      </Form>
+      <p>
+        Déjà un compte ? <Link to={loginHref}>Se connecter</Link>
+      </p>
+    </section>
+  );
+}
+
+export const meta: MetaFunction = () => [{ title: "Créer un compte — DictIA" }];
