@@ -10,7 +10,7 @@ import {
   sessionEmail,
   type JsonObject,
 } from "~/billing/stripe-objects.server";
-import { getStripe } from "~/billing/stripe.server";
+import { getStripe, Stripe } from "~/billing/stripe.server";
 import { writeTransaction, type Db } from "~/db.server";
 import {
   applyInvoiceOutcome,
@@ -285,6 +285,18 @@ async function retrieveSubscription(id: string): Promise<JsonObject> {
 async function retrieveCustomerEmail(id: string): Promise<string | null> {
   const stripe = getStripe();
   if (!stripe) return null;
-  const customer: unknown = await stripe.customers.retrieve(id);
-  return isJsonObject(customer) ? emailOf(customer.email) : null;
+  try {
+    const customer: unknown = await stripe.customers.retrieve(id);
+    return isJsonObject(customer) ? emailOf(customer.email) : null;
+  } catch (error) {
+    // A customer Stripe does not know will never have an email: waiting for
+    // it would only make Stripe retry the event for three days.
+    if (
+      error instanceof Stripe.errors.StripeInvalidRequestError &&
+      error.code === "resource_missing"
+    ) {
+      return null;
+    }
+    throw error;
+  }
 }

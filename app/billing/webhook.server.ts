@@ -1,3 +1,5 @@
+import { json } from "@remix-run/node";
+
 import { Stripe } from "~/billing/stripe.server";
 import {
   isJsonObject,
@@ -56,7 +58,9 @@ function rejected(
   headers?: HeadersInit,
 ): Delivery {
   return {
-    response: Response.json({ error }, { status, headers }),
+    // Remix's json(), not the static Response.json(): remix-serve installs
+    // fetch globals whose Response lacks it.
+    response: json({ error }, { status, headers }),
     outcome: "rejected",
   };
 }
@@ -103,7 +107,7 @@ async function answer(request: Request): Promise<Delivery> {
       received: true,
       ...(outcome === "duplicate" && { duplicate: true }),
     };
-    return { ...ids, outcome, response: Response.json(body) };
+    return { ...ids, outcome, response: json(body) };
   } catch (error) {
     if (error instanceof MalformedObjectError) {
       return { ...ids, ...rejected(400, "invalid_object") };
@@ -165,7 +169,7 @@ function verifySignature(payload: Buffer, header: string, secrets: string[]) {
 }
 
 /** The parts of an event envelope that processing relies on, or null. */
-function toStripeEvent(value: unknown): StripeEvent | null {
+export function toStripeEvent(value: unknown): StripeEvent | null {
   if (!isJsonObject(value) || value.object !== "event") return null;
   const { id, type, created, data } = value;
   if (typeof id !== "string" || !id.startsWith("evt_")) return null;
