@@ -38,6 +38,7 @@ export class FakeStripe {
   readonly customers = new Map<string, JsonObject>();
   readonly checkoutSessions = new Map<string, JsonObject>();
   readonly subscriptions = new Map<string, JsonObject>();
+  readonly portalSessions = new Map<string, JsonObject>();
   readonly prices = new Map<string, JsonObject>();
   readonly events: JsonObject[] = [];
   private readonly idempotent = new Map<string, FakeResponse>();
@@ -48,6 +49,8 @@ export class FakeStripe {
       prices?: PriceSeed[];
       /** Where the hosted Checkout page of a session lives. */
       checkoutUrl?: (sessionId: string) => string;
+      /** Where the billing portal page of a portal session lives. */
+      portalUrl?: (sessionId: string) => string;
       /** Stripe's clock, in unix seconds. */
       now?: () => number;
     } = {},
@@ -191,13 +194,20 @@ export class FakeStripe {
   }
 
   createPortalSession(params: JsonObject): JsonObject {
-    return {
-      id: this.newId("bps"),
+    const id = this.newId("bps");
+    const session = {
+      id,
       object: "billing_portal.session",
       customer: params.customer,
       return_url: params.return_url,
-      url: `https://billing.stripe.test/p/session/${this.newId("test")}`,
+      created: this.now(),
+      livemode: false,
+      url:
+        this.options.portalUrl?.(id) ??
+        `https://billing.stripe.test/p/session/${id}`,
     };
+    this.portalSessions.set(id, session);
+    return session;
   }
 
   private found(map: Map<string, JsonObject>, id: string | undefined) {
@@ -205,9 +215,9 @@ export class FakeStripe {
     return object ? ok(object) : notFound(id);
   }
 
-  createCustomer(params: JsonObject): JsonObject {
+  createCustomer(params: JsonObject, id = this.newId("cus")): JsonObject {
     const customer = {
-      id: this.newId("cus"),
+      id,
       object: "customer",
       created: this.now(),
       email: typeof params.email === "string" ? params.email : null,
@@ -294,24 +304,34 @@ export class FakeStripe {
     return { session, subscription, events };
   }
 
+  /**
+   * A subscription whose first period starts at `startedAt` (now unless
+   * given). Records no event: callers say what Stripe would have sent.
+   */
   createSubscription(input: {
+    id?: string;
     customer: string;
     price: JsonObject | null;
     status: string;
     metadata?: JsonObject;
+    startedAt?: number;
   }): JsonObject {
-    const now = this.now();
+    const now = input.startedAt ?? this.now();
     const interval =
       ((input.price?.recurring as JsonObject | null)?.interval as string) ??
       "month";
     const periodEnd = now + (interval === "year" ? 365 : 30) * 86_400;
     const subscription: JsonObject = {
-      id: this.newId("sub"),
+      id: input.id ?? this.newId("sub"),
       object: "subscription",
       customer: input.customer,
       status: input.status,
       cancel_at_period_end: false,
+      cancel_at: null,
+      canceled_at: null,
+      ended_at: null,
       created: now,
+      start_date: now,
       metadata: input.metadata ?? {},
       items: {
         object: "list",
@@ -334,12 +354,25 @@ export class FakeStripe {
 
   updateSubscription(id: string, params: JsonObject): JsonObject {
     const subscription = this.subscriptions.get(id) as JsonObject;
+    const before = structuredClone(subscription);
     if (params.cancel_at_period_end !== undefined) {
-      subscription.cancel_at_period_end =
-        params.cancel_at_period_end === "true";
+      const cancel = String(params.cancel_at_period_end) === "true";
+      // As Stripe does: scheduling the end also sets when, and undoing it
+      // clears both.
+      subscription.cancel_at_period_end = cancel;
+      subscription.cancel_at = cancel ? periodEndOf(subscription) : null;
+      subscription.canceled_at = cancel ? this.now() : null;
     }
     if (typeof params.status === "string") subscription.status = params.status;
-    this.recordEvent("customer.subscription.updated", subscription);
+    const changed = Object.keys(subscription).filter(
+      (key) =>
+        JSON.stringify(before[key]) !== JSON.stringify(subscription[key]),
+    );
+    this.recordEvent(
+      "customer.subscription.updated",
+      subscription,
+      Object.fromEntries(changed.map((key) => [key, before[key] ?? null])),
+    );
     return subscription;
   }
 
@@ -347,6 +380,7 @@ export class FakeStripe {
     const subscription = this.subscriptions.get(id) as JsonObject;
     subscription.status = "canceled";
     subscription.canceled_at = this.now();
+    subscription.ended_at = this.now();
     this.recordEvent("customer.subscription.deleted", subscription);
     return subscription;
   }
@@ -370,13 +404,20 @@ export class FakeStripe {
   }
 
   /** An event envelope as Stripe sends it, kept for `GET /v1/events`. */
-  recordEvent(type: string, object: JsonObject): JsonObject {
+  recordEvent(
+    type: string,
+    object: JsonObject,
+    previousAttributes?: JsonObject,
+  ): JsonObject {
     const event = {
       id: this.newId("evt"),
       object: "event",
       api_version: API_VERSION,
       created: this.now(),
-      data: { object: structuredClone(object) },
+      data: {
+        object: structuredClone(object),
+        ...(previousAttributes && { previous_attributes: previousAttributes }),
+      },
       livemode: false,
       pending_webhooks: 1,
       request: { id: null, idempotency_key: null },
@@ -396,6 +437,13 @@ export class FakeStripe {
       .reverse();
     return { object: "list", data, has_more: false, url: "/v1/events" };
   }
+}
+
+/** The end of the subscription's current period (on its first item). */
+function periodEndOf(subscription: JsonObject): number | null {
+  const items = subscription.items as { data?: JsonObject[] } | undefined;
+  const end = items?.data?.[0]?.current_period_end;
+  return typeof end === "number" ? end : null;
 }
 
 function ok(body: JsonObject): FakeResponse {

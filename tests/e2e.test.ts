@@ -1,0 +1,613 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+import SQLite from "better-sqlite3";
+import Stripe from "stripe";
+import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
+
+import { statusLabel } from "~/billing/access";
+import type { SubscriptionRow, UserRow, WebhookEventRow } from "~/db/schema";
+
+import {
+  DEMO,
+  priceSeedsFromEnv,
+  startStripeDouble,
+  type StripeDouble,
+} from "../scripts/stripe-double";
+import { sendEvent } from "../scripts/webhook-send";
+
+/**
+ * The built server (`npm run build`, as `npm test` does first) driven over
+ * HTTP like a browser without JavaScript, against the local Stripe double:
+ * real cookies, CSRF tokens, redirects, signed webhook deliveries and the
+ * SQLite file on disk.
+ */
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const SERVER_BUILD = path.join(ROOT, "build", "index.js");
+const SERVE_CLI = path.join(
+  ROOT,
+  "node_modules",
+  "@remix-run",
+  "serve",
+  "dist",
+  "cli.js",
+);
+const EXAMPLES = path.join(ROOT, "examples", "events");
+const PASSWORD = "motdepasse-solide-42";
+const WEBHOOK_SECRET = `whsec_e2e_${crypto.randomBytes(12).toString("hex")}`;
+// The ids of .env.example, so the example events name known Prices.
+const PRICE_IDS = {
+  STRIPE_DICTIA_8_MONTHLY: "price_dictia8_monthly",
+  STRIPE_DICTIA_8_YEARLY: "price_dictia8_yearly",
+  STRIPE_DICTIA_8_SETUP: "price_dictia8_setup",
+  STRIPE_DICTIA_16_MONTHLY: "price_dictia16_monthly",
+  STRIPE_DICTIA_16_YEARLY: "price_dictia16_yearly",
+  STRIPE_DICTIA_16_SETUP: "",
+  STRIPE_DICTIA_CLOUD_MONTHLY: "price_dictiacloud_monthly",
+  STRIPE_DICTIA_CLOUD_YEARLY: "price_dictiacloud_yearly",
+  STRIPE_DICTIA_CLOUD_SETUP: "price_dictiacloud_setup",
+};
+
+let tmpDir: string;
+let databaseFile: string;
+let origin: string;
+let webhookUrl: string;
+let double: StripeDouble;
+let server: ChildProcess | undefined;
+const serverOutput: string[] = [];
+
+beforeAll(async () => {
+  if (!fs.existsSync(SERVER_BUILD)) {
+    throw new Error("No server build: run `npm run build` (npm test does).");
+  }
+  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), "dictia-e2e-"));
+  databaseFile = path.join(tmpDir, "app.sqlite");
+  const port = await freePort();
+  origin = `http://127.0.0.1:${port}`;
+  webhookUrl = `${origin}/checkout/webhooks/stripe`;
+  double = await startStripeDouble({
+    port: 0,
+    webhookUrl,
+    webhookSecret: WEBHOOK_SECRET,
+    prices: priceSeedsFromEnv(PRICE_IDS),
+    seedDemo: true,
+    env: PRICE_IDS,
+  });
+
+  // Every variable is given, so a developer's `.env` cannot leak in.
+  server = spawn(process.execPath, [SERVE_CLI, SERVER_BUILD], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: "production",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATABASE_URL: `file:${databaseFile}`,
+      APP_URL: origin,
+      SESSION_SECRET: crypto.randomBytes(24).toString("base64url"),
+      STRIPE_SECRET_KEY: "sk_test_e2e",
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      STRIPE_API_BASE_URL: double.url,
+      ...PRICE_IDS,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  for (const stream of [server.stdout, server.stderr]) {
+    stream?.setEncoding("utf8");
+    stream?.on("data", (chunk: string) => serverOutput.push(chunk));
+  }
+  await waitUntilServing(server, `${origin}/tarifs`);
+});
+
+afterAll(async () => {
+  if (server) await stop(server);
+  await double?.close();
+  if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+});
+
+beforeEach(({ onTestFailed }) => {
+  onTestFailed(() => {
+    console.log(`Server output:\n${serverOutput.join("").slice(-4000)}`);
+  });
+});
+
+test("a visitor signs up, pays for DictIA 16 yearly on the hosted page, and the webhook makes the subscription active", async () => {
+  const email = "paiement-e2e@exemple.test";
+  const browser = await signUp(email);
+
+  const pricing = await browser.get("/tarifs");
+  expect(pricing.status).toBe(200);
+  const offer = findForm(
+    await pricing.text(),
+    (form) =>
+      form.action === "/checkout/dictia-16" &&
+      form.fields.get("period") === "yearly",
+  );
+  const started = await browser.submit(offer);
+  expect(started.status).toBe(303);
+  const hostedPage = new URL(location(started));
+  expect(hostedPage.origin).toBe(double.url);
+  const sessionId = hostedPage.pathname.replace("/checkout/", "");
+  expect(sessionId).toMatch(/^cs_test_/);
+
+  const checkout = await browser.get(hostedPage.href);
+  expect(checkout.status).toBe(200);
+  const checkoutHtml = await checkout.text();
+  expect(checkoutHtml).toContain("DictIA 16 — Annuel");
+  const paid = await browser.submit(
+    findForm(checkoutHtml, (form) => form.buttons.has("Payer")),
+    { button: "Payer", base: hostedPage.href },
+  );
+  expect(paid.status).toBe(303);
+  expect(location(paid)).toBe(
+    `${origin}/checkout/success?session_id=${sessionId}`,
+  );
+  // The double delivered every event before redirecting, and the app took
+  // each one.
+  const delivered = double.deliveries.slice(-3);
+  expect(delivered.map((delivery) => [delivery.type, delivery.status])).toEqual(
+    [
+      ["customer.subscription.created", 200],
+      ["checkout.session.completed", 200],
+      ["invoice.paid", 200],
+    ],
+  );
+
+  const success = await browser.get(location(paid));
+  expect(success.status).toBe(200);
+  expect(await success.text()).toContain("Votre abonnement est actif");
+
+  const session = double.stripe.checkoutSessions.get(sessionId);
+  const stripeSubscription = double.stripe.subscriptions.get(
+    String(session?.subscription),
+  );
+  expect(stripeSubscription).toBeDefined();
+  const user = readUser(email);
+  expect(user).toMatchObject({
+    stripe_customer_id: session?.customer,
+    subscription_status: "active",
+  });
+  expect(readSubscriptionsOf(user.id)).toEqual([
+    expect.objectContaining({
+      stripe_subscription_id: stripeSubscription?.id,
+      stripe_customer_id: session?.customer,
+      status: "active",
+      plan: "dictia-16",
+      period: "yearly",
+      current_period_end: periodEndOf(stripeSubscription),
+      cancel_at_period_end: 0,
+    }),
+  ]);
+  expect(readLedger(delivered.map((delivery) => delivery.eventId))).toEqual(
+    delivered.map((delivery) =>
+      expect.objectContaining({ id: delivery.eventId, type: delivery.type }),
+    ),
+  );
+
+  expect(await accountStatus(browser)).toBe(statusLabel("active"));
+
+  // Stripe delivers at least once: the same event again changes nothing.
+  const rowBefore = readSubscriptionsOf(user.id);
+  const ledgerSize = query("select id from webhook_events").length;
+  const completed = double.stripe.events.find(
+    (event) =>
+      event.type === "checkout.session.completed" &&
+      (event.data as { object: { id: string } }).object.id === sessionId,
+  );
+  const again = await sendEvent({
+    json: JSON.stringify(completed),
+    url: webhookUrl,
+    secret: WEBHOOK_SECRET,
+  });
+  expect(again.status).toBe(200);
+  expect(JSON.parse(again.body)).toMatchObject({ duplicate: true });
+  expect(readSubscriptionsOf(user.id)).toEqual(rowBefore);
+  expect(query("select id from webhook_events")).toHaveLength(ledgerSize);
+});
+
+test("a delayed payment method completes Checkout without granting access", async () => {
+  const email = "prelevement-e2e@exemple.test";
+  const browser = await signUp(email);
+  const pricing = await (await browser.get("/tarifs")).text();
+  const started = await browser.submit(
+    findForm(
+      pricing,
+      (form) =>
+        form.action === "/checkout/dictia-8" &&
+        form.fields.get("period") === "monthly",
+    ),
+  );
+  const hostedPage = location(started);
+  const checkoutHtml = await (await browser.get(hostedPage)).text();
+  const button = "Simuler un paiement différé (prélèvement bancaire)";
+  const completed = await browser.submit(
+    findForm(checkoutHtml, (form) => form.buttons.has(button)),
+    { button, base: hostedPage },
+  );
+  expect(completed.status).toBe(303);
+  expect(
+    double.deliveries.slice(-2).map((delivery) => delivery.status),
+  ).toEqual([200, 200]);
+
+  const success = await browser.get(location(completed));
+  expect(await success.text()).toContain("Paiement en traitement");
+  const user = readUser(email);
+  expect(user.subscription_status).toBe("incomplete");
+  expect(readSubscriptionsOf(user.id)).toEqual([
+    expect.objectContaining({
+      status: "incomplete",
+      plan: "dictia-8",
+      period: "monthly",
+    }),
+  ]);
+  expect(await accountStatus(browser)).toBe(statusLabel("incomplete"));
+});
+
+test("the example events of the README change /compte at every step", async () => {
+  const browser = await signUp(DEMO.email);
+  const user = readUser(DEMO.email);
+  const steps = [
+    { file: "01-checkout.session.completed.json", status: "active" },
+    { file: "02-invoice.payment_failed.json", status: "past_due" },
+    { file: "03-invoice.paid.json", status: "active" },
+    { file: "04-customer.subscription.updated.json", status: "active" },
+    { file: "05-customer.subscription.deleted.json", status: "canceled" },
+  ];
+  let previousPage = await accountSection(browser);
+  for (const step of steps) {
+    const sent = await sendEvent({
+      json: fs.readFileSync(path.join(EXAMPLES, step.file), "utf8"),
+      url: webhookUrl,
+      secret: WEBHOOK_SECRET,
+    });
+    expect(sent.status, step.file).toBe(200);
+    expect(readSubscription(DEMO.subscriptionId), step.file).toMatchObject({
+      user_id: user.id,
+      status: step.status,
+      plan: DEMO.plan,
+      period: DEMO.period,
+    });
+    const page = await accountSection(browser);
+    expect(page, step.file).toContain(`<dd>${statusLabel(step.status)}</dd>`);
+    expect(page, `${step.file} left /compte as it was`).not.toBe(previousPage);
+    previousPage = page;
+  }
+  expect(readSubscription(DEMO.subscriptionId)?.cancel_at_period_end).toBe(1);
+});
+
+test("the 2024-06-20 example events are read like the current ones", async () => {
+  // Another customer and subscription, so this story starts from scratch.
+  const older = {
+    customerId: "cus_demoOlderApi01",
+    subscriptionId: "sub_demoOlderApi16",
+    email: "ancien-e2e@exemple.test",
+  };
+  const renames: [string, string][] = [
+    [DEMO.customerId, older.customerId],
+    [DEMO.subscriptionId, older.subscriptionId],
+    [DEMO.email, older.email],
+    ["evt_demo", "evt_demoOlderApi"],
+  ];
+  double.stripe.createCustomer({ email: older.email }, older.customerId);
+  double.stripe.createSubscription({
+    id: older.subscriptionId,
+    customer: older.customerId,
+    price: double.stripe.prices.get(PRICE_IDS.STRIPE_DICTIA_16_YEARLY) ?? null,
+    status: "active",
+    metadata: { plan: DEMO.plan, period: DEMO.period },
+    startedAt: DEMO.startedAt,
+  });
+  const browser = await signUp(older.email);
+  const steps = [
+    { file: "01-checkout.session.completed.json", status: "active" },
+    { file: "2024-06-20/02-invoice.payment_failed.json", status: "past_due" },
+    { file: "03-invoice.paid.json", status: "active" },
+    {
+      file: "2024-06-20/04-customer.subscription.updated.json",
+      status: "active",
+    },
+  ];
+  for (const step of steps) {
+    let json = fs.readFileSync(path.join(EXAMPLES, step.file), "utf8");
+    for (const [from, to] of renames) json = json.replaceAll(from, to);
+    const sent = await sendEvent({
+      json,
+      url: webhookUrl,
+      secret: WEBHOOK_SECRET,
+    });
+    expect(sent.status, step.file).toBe(200);
+    expect(readSubscription(older.subscriptionId)?.status, step.file).toBe(
+      step.status,
+    );
+  }
+  expect(readSubscription(older.subscriptionId)).toMatchObject({
+    cancel_at_period_end: 1,
+    // At the top of a 2024-06-20 subscription, not on its items.
+    current_period_end: DEMO.startedAt + 2 * 365 * 86_400,
+  });
+  expect(await accountStatus(browser)).toBe(statusLabel("active"));
+});
+
+test("a delivery with a bad signature is refused with 400 and recorded nowhere", async () => {
+  const json = fs.readFileSync(
+    path.join(EXAMPLES, "01-checkout.session.completed.json"),
+    "utf8",
+  );
+  const eventId = "evt_e2eForged01";
+  const payload = JSON.stringify({
+    ...(JSON.parse(json) as Record<string, unknown>),
+    id: eventId,
+  });
+  const forged = await fetch(webhookUrl, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      "Stripe-Signature": Stripe.webhooks.generateTestHeaderString({
+        payload,
+        secret: "whsec_not_the_apps",
+      }),
+    },
+    body: payload,
+  });
+  expect(forged.status).toBe(400);
+  expect(await forged.json()).toEqual({ error: "invalid_signature" });
+
+  const unsigned = await fetch(webhookUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: payload,
+  });
+  expect(unsigned.status).toBe(400);
+  expect(readLedger([eventId])).toEqual([]);
+});
+
+/** A browser without JavaScript: one cookie jar for the app's origin. */
+class Browser {
+  private readonly cookies = new Map<string, string>();
+
+  async get(url: string): Promise<Response> {
+    return this.request(url, { method: "GET" });
+  }
+
+  /**
+   * Submits a form as a browser would: its fields, the given values, and
+   * the clicked button's name and value.
+   */
+  async submit(
+    form: HtmlForm,
+    options: {
+      values?: Record<string, string>;
+      button?: string;
+      base?: string;
+    } = {},
+  ): Promise<Response> {
+    const body = new URLSearchParams([...form.fields]);
+    for (const [name, value] of Object.entries(options.values ?? {})) {
+      body.set(name, value);
+    }
+    const button = options.button && form.buttons.get(options.button);
+    if (button) body.append(button.name, button.value);
+    const base = options.base ?? origin;
+    return this.request(new URL(form.action ?? base, base).href, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body,
+    });
+  }
+
+  private async request(url: string, init: RequestInit): Promise<Response> {
+    const target = new URL(url, origin);
+    const ours = target.origin === origin;
+    const headers = new Headers(init.headers);
+    if (ours && this.cookies.size > 0) {
+      headers.set(
+        "Cookie",
+        [...this.cookies].map(([name, value]) => `${name}=${value}`).join("; "),
+      );
+    }
+    const response = await fetch(target, {
+      ...init,
+      headers,
+      redirect: "manual",
+    });
+    if (ours) this.keepCookies(response.headers.getSetCookie());
+    return response;
+  }
+
+  private keepCookies(setCookies: string[]) {
+    for (const setCookie of setCookies) {
+      const [pair = "", ...attributes] = setCookie.split(";");
+      const separator = pair.indexOf("=");
+      const name = pair.slice(0, separator).trim();
+      const value = pair.slice(separator + 1).trim();
+      const expired = attributes.some((attribute) =>
+        /^\s*(max-age=0|expires=thu, 01 jan 1970)/i.test(attribute),
+      );
+      if (expired || value === "") this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+}
+
+type HtmlForm = {
+  action: string | null;
+  fields: Map<string, string>;
+  /** Submit buttons with a name, by their text. */
+  buttons: Map<string, { name: string; value: string }>;
+};
+
+/** The forms of a page as the server rendered them. */
+function formsIn(html: string): HtmlForm[] {
+  return [...html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)].map(
+    ([, attributes = "", inner = ""]) => {
+      const fields = new Map<string, string>();
+      for (const [input = ""] of inner.matchAll(/<input\b[^>]*>/g)) {
+        const name = attributeOf(input, "name");
+        if (name !== null) fields.set(name, attributeOf(input, "value") ?? "");
+      }
+      const buttons = new Map<string, { name: string; value: string }>();
+      for (const [, tag = "", text = ""] of inner.matchAll(
+        /<button\b([^>]*)>([\s\S]*?)<\/button>/g,
+      )) {
+        const name = attributeOf(tag, "name");
+        const label = decodeEntities(text.replace(/<[^>]*>/g, "").trim());
+        buttons.set(label, {
+          name: name ?? "",
+          value: attributeOf(tag, "value") ?? "",
+        });
+      }
+      return { action: attributeOf(attributes, "action"), fields, buttons };
+    },
+  );
+}
+
+function findForm(html: string, matches: (form: HtmlForm) => boolean) {
+  const form = formsIn(html).find(matches);
+  if (!form) throw new Error("No such form on the page");
+  return form;
+}
+
+function attributeOf(tag: string, name: string): string | null {
+  const match = new RegExp(`\\s${name}="([^"]*)"`).exec(tag);
+  return match?.[1] === undefined ? null : decodeEntities(match[1]);
+}
+
+function decodeEntities(text: string): string {
+  return text
+    .replace(/&#x([0-9a-f]+);/gi, (_, hex: string) =>
+      String.fromCodePoint(parseInt(hex, 16)),
+    )
+    .replace(/&#(\d+);/g, (_, decimal: string) =>
+      String.fromCodePoint(Number(decimal)),
+    )
+    .replaceAll("&quot;", '"')
+    .replaceAll("&lt;", "<")
+    .replaceAll("&gt;", ">")
+    .replaceAll("&amp;", "&");
+}
+
+function location(response: Response): string {
+  const value = response.headers.get("location");
+  if (!value) throw new Error(`No Location on a ${response.status}`);
+  return new URL(value, origin).href;
+}
+
+/** Signs up through /inscription, with the CSRF token of the page. */
+async function signUp(email: string): Promise<Browser> {
+  const browser = new Browser();
+  const page = await browser.get("/inscription");
+  expect(page.status).toBe(200);
+  const form = findForm(await page.text(), (candidate) =>
+    candidate.fields.has("email"),
+  );
+  expect(form.fields.get("csrf")).toBeTruthy();
+  const response = await browser.submit(form, {
+    values: { email, password: PASSWORD },
+    base: `${origin}/inscription`,
+  });
+  expect(response.status).toBe(302);
+  expect(location(response)).toBe(`${origin}/compte`);
+  return browser;
+}
+
+/** The subscription part of /compte. */
+async function accountSection(browser: Browser): Promise<string> {
+  const response = await browser.get("/compte");
+  expect(response.status).toBe(200);
+  const html = await response.text();
+  const section =
+    /<section aria-labelledby="compte-abonnement">[\s\S]*?<\/section>/.exec(
+      html,
+    );
+  if (!section) throw new Error("No subscription section on /compte");
+  return section[0];
+}
+
+/** The status word /compte shows. */
+async function accountStatus(browser: Browser): Promise<string | null> {
+  const section = await accountSection(browser);
+  return /<dt>Statut<\/dt><dd>([^<]*)<\/dd>/.exec(section)?.[1] ?? null;
+}
+
+function periodEndOf(subscription: Record<string, unknown> | undefined) {
+  const items = subscription?.items as
+    { data: { current_period_end: number }[] } | undefined;
+  return items?.data[0]?.current_period_end;
+}
+
+/** Reads the server's database file as it is on disk, without writing. */
+function query<T>(sql: string, ...params: unknown[]): T[] {
+  const db = new SQLite(databaseFile, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+function readUser(email: string): UserRow {
+  const [user] = query<UserRow>("select * from users where email = ?", email);
+  if (!user) throw new Error("No such user in the database");
+  return user;
+}
+
+function readSubscriptionsOf(userId: number): SubscriptionRow[] {
+  return query<SubscriptionRow>(
+    "select * from subscriptions where user_id = ? order by id",
+    userId,
+  );
+}
+
+function readSubscription(stripeId: string): SubscriptionRow | undefined {
+  return query<SubscriptionRow>(
+    "select * from subscriptions where stripe_subscription_id = ?",
+    stripeId,
+  )[0];
+}
+
+function readLedger(eventIds: string[]): WebhookEventRow[] {
+  const rows = query<WebhookEventRow>("select * from webhook_events");
+  return eventIds.flatMap((id) => rows.filter((row) => row.id === id));
+}
+
+/** A port nobody listens on right now, from the system. */
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+async function waitUntilServing(child: ChildProcess, url: string) {
+  for (let attempt = 0; attempt < 150; attempt += 1) {
+    if (child.exitCode !== null) {
+      throw new Error(
+        `The server exited (${child.exitCode}):\n${serverOutput.join("")}`,
+      );
+    }
+    try {
+      const response = await fetch(url, { redirect: "manual" });
+      await response.arrayBuffer();
+      if (response.status < 500) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`The server did not answer:\n${serverOutput.join("")}`);
+}
+
+async function stop(child: ChildProcess) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
