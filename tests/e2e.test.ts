@@ -1,7 +1,5 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
@@ -19,6 +17,12 @@ import {
   type StripeDouble,
 } from "../scripts/stripe-double";
 import { sendEvent } from "../scripts/webhook-send";
+import {
+  freePort,
+  ROOT,
+  startAppServer,
+  type AppServer,
+} from "./support/app-server";
 
 /**
  * The built server (`npm run build`, as `npm test` does first) driven over
@@ -27,16 +31,6 @@ import { sendEvent } from "../scripts/webhook-send";
  * SQLite file on disk.
  */
 
-const ROOT = path.resolve(import.meta.dirname, "..");
-const SERVER_BUILD = path.join(ROOT, "build", "index.js");
-const SERVE_CLI = path.join(
-  ROOT,
-  "node_modules",
-  "@remix-run",
-  "serve",
-  "dist",
-  "cli.js",
-);
 const EXAMPLES = path.join(ROOT, "examples", "events");
 const PASSWORD = "motdepasse-solide-42";
 const WEBHOOK_SECRET = `whsec_e2e_${crypto.randomBytes(12).toString("hex")}`;
@@ -58,13 +52,9 @@ let databaseFile: string;
 let origin: string;
 let webhookUrl: string;
 let double: StripeDouble;
-let server: ChildProcess | undefined;
-const serverOutput: string[] = [];
+let server: AppServer | undefined;
 
 beforeAll(async () => {
-  if (!fs.existsSync(SERVER_BUILD)) {
-    throw new Error("No server build: run `npm run build` (npm test does).");
-  }
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), "dictia-e2e-"));
   databaseFile = path.join(tmpDir, "app.sqlite");
   const port = await freePort();
@@ -78,41 +68,27 @@ beforeAll(async () => {
     seedDemo: true,
     env: PRICE_IDS,
   });
-
-  // Every variable is given, so a developer's `.env` cannot leak in.
-  server = spawn(process.execPath, [SERVE_CLI, SERVER_BUILD], {
-    cwd: ROOT,
+  server = await startAppServer({
+    databaseFile,
+    port,
     env: {
-      PATH: process.env.PATH,
-      NODE_ENV: "production",
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      DATABASE_URL: `file:${databaseFile}`,
-      APP_URL: origin,
-      SESSION_SECRET: crypto.randomBytes(24).toString("base64url"),
       STRIPE_SECRET_KEY: "sk_test_e2e",
       STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
       STRIPE_API_BASE_URL: double.url,
       ...PRICE_IDS,
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  for (const stream of [server.stdout, server.stderr]) {
-    stream?.setEncoding("utf8");
-    stream?.on("data", (chunk: string) => serverOutput.push(chunk));
-  }
-  await waitUntilServing(server, `${origin}/tarifs`);
 });
 
 afterAll(async () => {
-  if (server) await stop(server);
+  await server?.stop();
   await double?.close();
   if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
 });
 
 beforeEach(({ onTestFailed }) => {
   onTestFailed(() => {
-    console.log(`Server output:\n${serverOutput.join("").slice(-4000)}`);
+    console.log(`Server output:\n${server?.output().slice(-4000)}`);
   });
 });
 
@@ -576,38 +552,3 @@ function readLedger(eventIds: string[]): WebhookEventRow[] {
 }
 
 /** A port nobody listens on right now, from the system. */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
-async function waitUntilServing(child: ChildProcess, url: string) {
-  for (let attempt = 0; attempt < 150; attempt += 1) {
-    if (child.exitCode !== null) {
-      throw new Error(
-        `The server exited (${child.exitCode}):\n${serverOutput.join("")}`,
-      );
-    }
-    try {
-      const response = await fetch(url, { redirect: "manual" });
-      await response.arrayBuffer();
-      if (response.status < 500) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`The server did not answer:\n${serverOutput.join("")}`);
-}
-
-async function stop(child: ChildProcess) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
