@@ -1,12 +1,13 @@
 import { PassThrough } from "node:stream";
 
-import type { EntryContext } from "@remix-run/node";
+import type { EntryContext, HandleDataRequestFunction } from "@remix-run/node";
 import { createReadableStreamFromReadable } from "@remix-run/node";
 import { RemixServer } from "@remix-run/react";
 import { isbot } from "isbot";
 import { renderToPipeableStream } from "react-dom/server";
 
 import { getDb } from "~/db.server";
+import { isDataRedirect, logRequest } from "~/request-log.server";
 
 // The server build is an ES module: this top-level await creates and migrates
 // the database before remix-serve starts listening.
@@ -57,9 +58,15 @@ export default function handleRequest(
   });
 }
 
-/** One line per page, without query strings: they may carry ids. */
-function logRequest(request: Request, status: number, started: number) {
-  const { pathname } = new URL(request.url);
-  const ms = (performance.now() - started).toFixed(1);
-  console.info(`[http] ${request.method} ${pathname} ${status} ${ms}ms`);
-}
+/**
+ * The browser's router asks for loader data and posts actions here. A
+ * redirect was logged by the handler that answered it (see
+ * request-log.server.ts); Remix gives no start time for the others.
+ */
+export const handleDataRequest: HandleDataRequestFunction = (
+  response,
+  { request },
+) => {
+  if (!isDataRedirect(response)) logRequest(request, response.status, null);
+  return response;
+};

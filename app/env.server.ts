@@ -3,6 +3,8 @@ import fs from "node:fs";
 
 import { z } from "zod";
 
+import { PLAN_SLUGS } from "~/billing/plans";
+
 // A `.env` beside package.json configures a local run; variables already set
 // win. Tests never read it, so a developer's keys cannot leak into them.
 if (!process.env.VITEST && fs.existsSync(".env")) {
@@ -59,11 +61,37 @@ function isLoopbackOrigin(appUrl: string): boolean {
   return ["localhost", "127.0.0.1", "[::1]"].includes(hostname);
 }
 
+// The Price variables the plans can name: STRIPE_<PLAN>_<SETUP|MONTHLY|YEARLY>.
+const PRICE_VARIABLES = PLAN_SLUGS.flatMap((plan) =>
+  ["SETUP", "MONTHLY", "YEARLY"].map(
+    (kind) => `STRIPE_${plan.toUpperCase().replace(/-/g, "_")}_${kind}`,
+  ),
+);
+const VARIABLES_READ = [...Object.keys(EnvSchema.shape), ...PRICE_VARIABLES];
+
+let lastRead: { source: NodeJS.ProcessEnv; raw: string; env: Env } | undefined;
+
 /**
  * Reads and validates the environment. Every other module goes through this
  * one; it is read on each call so tests can change `process.env` per case.
+ * Validating costs tens of microseconds and a webhook delivery asks several
+ * times, so the result is reused for as long as the raw values it came from
+ * are unchanged; it is frozen, being shared.
  */
 export function getEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  // An unset variable and an empty one must differ: "\u0001" is neither.
+  const raw = VARIABLES_READ.map((name) => source[name] ?? "\u0001").join(
+    "\u0000",
+  );
+  if (lastRead && lastRead.source === source && lastRead.raw === raw) {
+    return lastRead.env;
+  }
+  const env = parseEnv(source);
+  lastRead = { source, raw, env };
+  return env;
+}
+
+function parseEnv(source: NodeJS.ProcessEnv): Env {
   const parsed = EnvSchema.safeParse(source);
   if (!parsed.success) {
     const fields = parsed.error.issues.map((issue) => issue.path.join("."));
@@ -88,12 +116,13 @@ export function getEnv(source: NodeJS.ProcessEnv = process.env): Env {
     }
   }
   const priceIds: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(source)) {
-    if (name.startsWith("STRIPE_DICTIA_") && value && value.trim() !== "") {
-      priceIds[name] = value.trim();
-    }
+  for (const name of PRICE_VARIABLES) {
+    const value = source[name]?.trim();
+    if (value) priceIds[name] = value;
   }
-  return { ...env, priceIds };
+  Object.freeze(env.SESSION_SECRET);
+  Object.freeze(env.STRIPE_WEBHOOK_SECRET);
+  return Object.freeze({ ...env, priceIds: Object.freeze(priceIds) });
 }
 
 /** `file:./db/app.sqlite`, `file:/abs/path` or a bare path: the file name. */

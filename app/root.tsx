@@ -21,6 +21,7 @@ import {
 
 import { commitCsrfToken } from "~/auth/csrf.server";
 import { commitSession, getSession, getUser } from "~/auth/session.server";
+import { SubmitButton } from "~/components/submit-button";
 import stylesHref from "~/styles.css";
 
 export const links: LinksFunction = () => [
@@ -74,9 +75,13 @@ export function Layout({ children }: { children: React.ReactNode }) {
                   <AuthenticityTokenProvider token={data.csrfToken}>
                     <AuthenticityTokenInput />
                   </AuthenticityTokenProvider>
-                  <button type="submit" className="link-button">
+                  <SubmitButton
+                    action="/deconnexion"
+                    className="link-button"
+                    pendingLabel="Déconnexion…"
+                  >
                     Se déconnecter
-                  </button>
+                  </SubmitButton>
                 </Form>
               </>
             ) : (

@@ -32,6 +32,7 @@ type CompleteOptions = {
 };
 
 const API_VERSION = "2026-11-18.endive";
+const ENDED_STATUSES = new Set(["canceled", "incomplete_expired"]);
 
 export class FakeStripe {
   readonly requests: RecordedRequest[] = [];
@@ -134,6 +135,11 @@ export class FakeStripe {
       ["GET", /^\/v1\/prices\/([^/]+)$/, (id) => this.found(this.prices, id)],
       [
         "GET",
+        /^\/v1\/subscriptions$/,
+        () => ok(this.listSubscriptions(params)),
+      ],
+      [
+        "GET",
         /^\/v1\/subscriptions\/([^/]+)$/,
         (id) => this.found(this.subscriptions, id),
       ],
@@ -148,9 +154,13 @@ export class FakeStripe {
       [
         "DELETE",
         /^\/v1\/subscriptions\/([^/]+)$/,
+        // Stripe answers « No such subscription » for one already ended.
         (id) =>
-          this.ifFound(this.subscriptions, id, () =>
-            this.cancelSubscription(id),
+          this.ifFound(
+            this.subscriptions,
+            id,
+            () => this.cancelSubscription(id),
+            (subscription) => !ENDED_STATUSES.has(String(subscription.status)),
           ),
       ],
       [
@@ -189,8 +199,10 @@ export class FakeStripe {
     map: Map<string, JsonObject>,
     id: string,
     serve: () => JsonObject,
+    usable: (object: JsonObject) => boolean = () => true,
   ): FakeResponse {
-    return map.has(id) ? ok(serve()) : notFound(id);
+    const object = map.get(id);
+    return object && usable(object) ? ok(serve()) : notFound(id);
   }
 
   createPortalSession(params: JsonObject): JsonObject {
@@ -425,6 +437,30 @@ export class FakeStripe {
     };
     this.events.push(event);
     return event;
+  }
+
+  /**
+   * `GET /v1/subscriptions`: a customer's subscriptions, newest first. As
+   * Stripe does, canceled ones are left out unless `status` is `all` or
+   * names them. One page: nothing here has more than a few.
+   */
+  private listSubscriptions(params: JsonObject): JsonObject {
+    const status = typeof params.status === "string" ? params.status : null;
+    const data = [...this.subscriptions.values()]
+      .filter(
+        (subscription) =>
+          params.customer === undefined ||
+          subscription.customer === params.customer,
+      )
+      .filter((subscription) =>
+        status === "all"
+          ? true
+          : status !== null
+            ? subscription.status === status
+            : subscription.status !== "canceled",
+      )
+      .reverse();
+    return { object: "list", data, has_more: false, url: "/v1/subscriptions" };
   }
 
   private listEvents(params: JsonObject): JsonObject {

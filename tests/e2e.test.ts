@@ -497,7 +497,7 @@ async function accountSection(browser: Browser): Promise<string> {
   expect(response.status).toBe(200);
   const html = await response.text();
   const section =
-    /<section aria-labelledby="compte-abonnement">[\s\S]*?<\/section>/.exec(
+    /<section [^>]*aria-labelledby="compte-abonnement"[^>]*>[\s\S]*?<\/section>/.exec(
       html,
     );
   if (!section) throw new Error("No subscription section on /compte");

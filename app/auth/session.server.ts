@@ -86,6 +86,27 @@ export async function redirectWithFlash(
   return redirect(to, { status: init.status ?? 302, headers });
 }
 
+/**
+ * Ends the session and redirects (303) with a message shown once.
+ * destroySession would expire the cookie, and the flash with it. A session
+ * read from no cookie at all holds nothing of the old one: committing it
+ * with only the flash replaces the whole cookie, which is what destroying a
+ * cookie session amounts to. A copy of the old cookie still works until it
+ * expires: a cookie session keeps no record on the server to revoke.
+ */
+export async function endSessionWithFlash(
+  request: Request,
+  to: string,
+  flash: Flash,
+) {
+  const fresh = await getSession(new Request(request.url));
+  fresh.flash("flash", flash);
+  return redirect(to, {
+    status: 303,
+    headers: { "Set-Cookie": await commitSession(fresh) },
+  });
+}
+
 /** Logs the user in and sends them on, keeping nothing of the old session. */
 export async function createUserSession(
   request: Request,

@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 
+import { MalformedObjectError } from "~/billing/stripe-objects.server";
 import {
   HANDLED_EVENT_TYPES,
   processStripeEvent,
@@ -12,6 +13,7 @@ export type CatchUpReport = {
   listed: number;
   processed: number;
   alreadyInLedger: number;
+  /** Events the webhook would refuse too (not an event, a malformed object). */
   unreadable: number;
 };
 
@@ -55,7 +57,21 @@ export async function catchUpEvents(
       report.alreadyInLedger += 1;
       continue;
     }
-    const { outcome } = await processStripeEvent(db, event);
+    let outcome: string;
+    try {
+      ({ outcome } = await processStripeEvent(db, event));
+    } catch (error) {
+      // The webhook refuses such an event with a 400 too; one bad object
+      // must not hold back the recovery of every other event. Any other
+      // failure (Stripe or the database unreachable) stops the run, to be
+      // run again.
+      if (!(error instanceof MalformedObjectError)) throw error;
+      report.unreadable += 1;
+      log(
+        `[catch-up] event=${event.id} type=${event.type} outcome=invalid_object`,
+      );
+      continue;
+    }
     if (outcome === "duplicate") report.alreadyInLedger += 1;
     else report.processed += 1;
     log(`[catch-up] event=${event.id} type=${event.type} outcome=${outcome}`);

@@ -18,8 +18,11 @@ function envPrefix(plan: PlanSlug): string {
   return `STRIPE_${plan.toUpperCase().replace(/-/g, "_")}_`;
 }
 
-export function getPlanPrices(plan: PlanSlug, period: Period): PlanPrices {
-  const { priceIds } = getEnv();
+export function getPlanPrices(
+  plan: PlanSlug,
+  period: Period,
+  { priceIds } = getEnv(),
+): PlanPrices {
   const prefix = envPrefix(plan);
   return {
     recurring: priceIds[`${prefix}${period.toUpperCase()}`],
@@ -31,9 +34,11 @@ export function getPlanPrices(plan: PlanSlug, period: Period): PlanPrices {
 export function planFromPriceId(
   priceId: string,
 ): { plan: PlanSlug; period: Period } | undefined {
+  // One read of the environment for the six lookups.
+  const env = getEnv();
   for (const plan of PLAN_SLUGS) {
     for (const period of PERIODS) {
-      if (getPlanPrices(plan, period).recurring === priceId) {
+      if (getPlanPrices(plan, period, env).recurring === priceId) {
         return { plan, period };
       }
     }

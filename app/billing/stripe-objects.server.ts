@@ -60,6 +60,19 @@ export class MalformedObjectError extends Error {
   readonly code = "malformed_object";
 }
 
+/**
+ * An id that must be of one kind when present (`sub_`, `cus_`): an id of
+ * another kind is a malformed event, refused before any lookup or API call
+ * is made with it.
+ */
+export function idOfKind(value: unknown, prefix: string): string | null {
+  const id = idOf(value);
+  if (id !== null && !id.startsWith(prefix)) {
+    throw new MalformedObjectError(`Expected a ${prefix} id.`);
+  }
+  return id;
+}
+
 function subscriptionItems(subscription: JsonObject): JsonObject[] {
   const data = child(subscription.items, "data");
   return Array.isArray(data) ? data.filter(isJsonObject) : [];
@@ -123,6 +136,7 @@ export function readSubscriptionState(
     cancelAtPeriodEnd:
       subscription.cancel_at_period_end === true ||
       unixSeconds(subscription.cancel_at) !== null,
+    endedAt: unixSeconds(subscription.ended_at),
     stripeCreated: created,
   };
 }

@@ -1,7 +1,12 @@
 import { beforeEach, expect, test } from "vitest";
 
-import { grantsAccess } from "~/billing/access";
+import {
+  grantsAccess,
+  statusLabel,
+  SUBSCRIPTION_STATUSES,
+} from "~/billing/access";
 import { getDb } from "~/db.server";
+import { deleteUser, setUserStripeCustomerId } from "~/models/user.server";
 
 import { stripeMock } from "../../tests/mocks/stripe";
 import { TEST_ENV } from "../../tests/support/env";
@@ -263,6 +268,95 @@ test("a trial checkout (no_payment_required) stores a trialing subscription, wit
   expect(grantsAccess(trialing.subscription_status)).toBe(true);
 });
 
+// Every status Stripe has
+
+// DESIGN.md's access rule, written out here rather than read from the code.
+const ACCESS_BY_STATUS: Record<string, boolean> = {
+  trialing: true,
+  active: true,
+  past_due: true,
+  unpaid: false,
+  paused: false,
+  incomplete: false,
+  incomplete_expired: false,
+  canceled: false,
+};
+
+test("the app knows every subscription status Stripe has, each with a French label", () => {
+  expect([...SUBSCRIPTION_STATUSES].sort()).toEqual(
+    Object.keys(ACCESS_BY_STATUS).sort(),
+  );
+  for (const status of SUBSCRIPTION_STATUSES) {
+    expect(statusLabel(status)).not.toBe(status);
+  }
+});
+
+for (const [status, access] of Object.entries(ACCESS_BY_STATUS)) {
+  test(`a subscription Stripe says is ${status} is stored as ${status} and ${access ? "grants" : "does not grant"} access`, async () => {
+    const customer = `cus_status_${status}`;
+    const user = await addUser(`statut-${status}@exemple.test`, customer);
+
+    await deliverOk(
+      subscriptionUpdated(`evt_status_${status}`, T, {
+        ...spec(`sub_status_${status}`, customer),
+        status,
+      }),
+    );
+
+    expect((await subscriptionRow(`sub_status_${status}`)).status).toBe(status);
+    const mirrored = (await userById(user.id)).subscription_status;
+    expect(mirrored).toBe(status);
+    expect(grantsAccess(mirrored)).toBe(access);
+  });
+}
+
+test("an active subscription whose collection is paused stays active, with access, as Stripe says", async () => {
+  const user = await addUser("pause-facturation@exemple.test", "cus_paused");
+  const sub = spec("sub_paused_collection", "cus_paused");
+  await deliverOk(subscriptionUpdated("evt_paused_1", T, sub));
+
+  const paused = subscriptionUpdated("evt_paused_2", T + 100, sub);
+  // Stripe keeps the status and stops collecting: invoices are left as
+  // drafts until resumes_at.
+  objectOf(paused).pause_collection = {
+    behavior: "keep_as_draft",
+    resumes_at: T + 30 * DAY,
+  };
+  await deliverOk(paused);
+
+  expect(await subscriptionRow(sub.id)).toMatchObject({
+    status: "active",
+    last_event_created: T + 100,
+  });
+  const mirrored = (await userById(user.id)).subscription_status;
+  expect(mirrored).toBe("active");
+  expect(grantsAccess(mirrored)).toBe(true);
+});
+
+test("a completed session that says paid does not activate a subscription Stripe reports incomplete", async () => {
+  const user = await addUser("dit-paye@exemple.test");
+  seedSubscription(
+    subscriptionObject("current", {
+      ...spec("sub_says_paid", "cus_says_paid"),
+      status: "incomplete",
+    }),
+  );
+
+  await deliverOk(
+    completed(COMPLETED_2026, "evt_says_paid", T, {
+      customer: "cus_says_paid",
+      subscription: "sub_says_paid",
+      paymentStatus: "paid",
+      metadata: checkoutMetadata(user.id),
+    }),
+  );
+
+  expect((await subscriptionRow("sub_says_paid")).status).toBe("incomplete");
+  expect(grantsAccess((await userById(user.id)).subscription_status)).toBe(
+    false,
+  );
+});
+
 // User resolution
 
 test("the owner of the customer wins over the metadata and the email", async () => {
@@ -470,6 +564,109 @@ test("an invoice whose email names the user of an unclaimed subscription links i
     status: "active",
   });
   expect((await userById(user.id)).subscription_status).toBe("active");
+});
+
+// Late links and deleted users
+
+test("a subscription stored for an unknown customer is linked, without a second row, by the next event once the user owns that customer", async () => {
+  seedCustomer("cus_late", null);
+  const sub = spec("sub_late", "cus_late");
+  await deliverOk(subscriptionCreated("evt_late_link_1", T, sub));
+  expect((await subscriptionRow(sub.id)).user_id).toBeNull();
+  const user = await addUser("plus-tard-client@exemple.test");
+  // What the checkout flow records when the user starts a Checkout.
+  await setUserStripeCustomerId(await getDb(), user.id, "cus_late");
+
+  await deliverOk(
+    subscriptionUpdated("evt_late_link_2", T + 60, {
+      ...sub,
+      cancelAtPeriodEnd: true,
+    }),
+  );
+
+  expect(await subscriptionRows()).toEqual([
+    expect.objectContaining({
+      stripe_subscription_id: sub.id,
+      user_id: user.id,
+      cancel_at_period_end: 1,
+    }),
+  ]);
+  expect((await userById(user.id)).subscription_status).toBe("active");
+});
+
+test("deleting a user keeps their subscription without a user, and its later events answer 200, move the row and never bring the user back", async () => {
+  const user = await addUser("supprimee@exemple.test", "cus_deleted");
+  // Stripe keeps the customer, and its email, after our user is gone.
+  seedCustomer("cus_deleted", user.email);
+  const sub = {
+    ...spec("sub_deleted", "cus_deleted"),
+    metadata: checkoutMetadata(user.id),
+  };
+  await deliverOk(subscriptionCreated("evt_deleted_1", T, sub));
+  const db = await getDb();
+
+  await deleteUser(db, user.id);
+
+  expect(await subscriptionRow(sub.id)).toMatchObject({
+    user_id: null,
+    status: "active",
+  });
+  await deliverOk(
+    subscriptionUpdated("evt_deleted_2", T + 100, {
+      ...sub,
+      status: "past_due",
+    }),
+  );
+  expect((await subscriptionRow(sub.id)).status).toBe("past_due");
+  await deliverOk(
+    invoiceEvent(
+      "openapi__invoice.payment_succeeded__2026__wrapped.json",
+      "evt_deleted_3",
+      T + 200,
+      sub,
+      user.email,
+    ),
+  );
+  expect((await subscriptionRow(sub.id)).status).toBe("active");
+  await deliverOk(
+    eventFixture(
+      "openapi__customer.subscription.deleted__2026__wrapped.json",
+      { id: "evt_deleted_4", created: T + 300 },
+      (object) => withSubscription(object, sub),
+    ),
+  );
+
+  expect(await subscriptionRows()).toEqual([
+    expect.objectContaining({
+      stripe_subscription_id: sub.id,
+      user_id: null,
+      status: "canceled",
+    }),
+  ]);
+  expect(await db.selectFrom("users").selectAll().execute()).toEqual([]);
+  expect(await ledgerRows()).toHaveLength(4);
+});
+
+test("a deleted user's id is never given again, so a late event naming it cannot link a newcomer", async () => {
+  const gone = await addUser("partie@exemple.test");
+  const db = await getDb();
+  await deleteUser(db, gone.id);
+  const newcomer = await addUser("nouvelle-venue@exemple.test");
+  seedSubscription(
+    subscriptionObject("current", spec("sub_gone_id", "cus_gone_id")),
+  );
+
+  await deliverOk(
+    completed(COMPLETED_2026, "evt_gone_id", T, {
+      customer: "cus_gone_id",
+      subscription: "sub_gone_id",
+      metadata: checkoutMetadata(gone.id),
+    }),
+  );
+
+  expect(newcomer.id).not.toBe(gone.id);
+  expect((await subscriptionRow("sub_gone_id")).user_id).toBeNull();
+  expect(await userById(newcomer.id)).toEqual(newcomer);
 });
 
 // The lifecycle of a signed-up user's subscription

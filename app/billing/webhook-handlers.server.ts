@@ -1,6 +1,6 @@
 import {
   emailOf,
-  idOf,
+  idOfKind,
   invoiceSubscriptionId,
   invoiceSubscriptionMetadata,
   isJsonObject,
@@ -126,7 +126,8 @@ async function prepareCheckout(
 ): Promise<Apply | null> {
   const session = event.object;
   if (session.mode !== "subscription") return null;
-  const subscriptionId = idOf(session.subscription);
+  const subscriptionId = idOfKind(session.subscription, "sub_");
+  const sessionCustomerId = idOfKind(session.customer, "cus_");
   if (!subscriptionId) return null;
   // A completed session is not a payment: the status comes from the
   // subscription itself, read now because the session carries only its id.
@@ -135,7 +136,7 @@ async function prepareCheckout(
     : await retrieveSubscription(subscriptionId);
   const state = readSubscriptionState(subscription);
   const hints: UserHints = {
-    customerId: idOf(session.customer) ?? state.stripeCustomerId,
+    customerId: sessionCustomerId ?? state.stripeCustomerId,
     metadataUserId: metadataUserId(
       metadataOf(session),
       session.client_reference_id,
@@ -174,11 +175,11 @@ function prepareInvoice(
   outcome: InvoiceOutcome,
 ): Apply | null {
   const invoice = event.object;
-  const subscriptionId = invoiceSubscriptionId(invoice);
+  const subscriptionId = idOfKind(invoiceSubscriptionId(invoice), "sub_");
   // A one-off invoice belongs to no subscription: nothing to change.
   if (!subscriptionId) return null;
   const hints: UserHints = {
-    customerId: idOf(invoice.customer),
+    customerId: idOfKind(invoice.customer, "cus_"),
     metadataUserId: metadataUserId(invoiceSubscriptionMetadata(invoice)),
     email: emailOf(invoice.customer_email),
   };

@@ -30,24 +30,37 @@ type WebhookError =
 
 /**
  * `POST /checkout/webhooks/stripe`: verifies, then processes one event.
- * Every answer is small JSON; anything but 2xx makes Stripe retry. One log
- * line per delivery, with ids and no payload.
+ * Every answer is small JSON; anything but 2xx makes Stripe retry.
  */
 export async function receiveStripeWebhook(
   request: Request,
 ): Promise<Response> {
   const started = performance.now();
   const delivery = await answer(request);
-  const ms = (performance.now() - started).toFixed(1);
-  console.info(
-    `[webhook] status=${delivery.response.status} outcome=${delivery.outcome} event=${delivery.eventId ?? "-"} type=${delivery.eventType ?? "-"} ms=${ms}`,
-  );
+  console.info(deliveryLogLine(delivery, performance.now() - started));
   return delivery.response;
+}
+
+/**
+ * One JSON object per delivery, for an operator's log search: the event's
+ * id and type (null before the signature is verified), the outcome
+ * (handled, ignored, duplicate, or the error code of a refusal), the
+ * status answered and the time taken: enough to find the event in
+ * Stripe's Dashboard. Never a payload, a header, a secret or an email.
+ */
+function deliveryLogLine(delivery: Delivery, ms: number): string {
+  return JSON.stringify({
+    event_id: delivery.eventId ?? null,
+    type: delivery.eventType ?? null,
+    outcome: delivery.outcome,
+    status: delivery.response.status,
+    duration_ms: Math.round(ms * 10) / 10,
+  });
 }
 
 type Delivery = {
   response: Response;
-  outcome: string;
+  outcome: WebhookError | "handled" | "ignored" | "duplicate";
   eventId?: string;
   eventType?: string;
 };
@@ -61,7 +74,7 @@ function rejected(
     // Remix's json(), not the static Response.json(): remix-serve installs
     // fetch globals whose Response lacks it.
     response: json({ error }, { status, headers }),
-    outcome: "rejected",
+    outcome: error,
   };
 }
 
@@ -116,7 +129,7 @@ async function answer(request: Request): Promise<Delivery> {
     const reason =
       error instanceof Error ? `${error.name}: ${error.message}` : "unknown";
     console.error(`[webhook] event=${event.id} handler failed: ${reason}`);
-    return { ...ids, ...rejected(500, "handler_failed"), outcome: "failed" };
+    return { ...ids, ...rejected(500, "handler_failed") };
   }
 }
 

@@ -28,6 +28,8 @@ export interface SubscriptionsTable {
   status: string;
   current_period_end: number | null;
   cancel_at_period_end: number;
+  /** Stripe's `ended_at`: when the subscription stopped, once it has. */
+  ended_at: number | null;
   stripe_created: number;
   last_event_created: number;
   last_event_kind: Generated<"subscription" | "invoice">;

@@ -1,3 +1,5 @@
+import { sql } from "kysely";
+
 import type { Db } from "~/db.server";
 import type { SubscriptionRow } from "~/db/schema";
 import { setUserSubscriptionStatus } from "~/models/user.server";
@@ -11,6 +13,8 @@ export type SubscriptionState = {
   period: string | null;
   currentPeriodEnd: number | null;
   cancelAtPeriodEnd: boolean;
+  /** Stripe's `ended_at`: set once the subscription has ended. */
+  endedAt?: number | null;
   /** Stripe's `created` of the subscription itself. */
   stripeCreated: number;
 };
@@ -26,18 +30,34 @@ export async function getSubscriptionByStripeId(
     .executeTakeFirst();
 }
 
-/** The user's most recently created subscription: the one that counts. */
-export async function getCurrentSubscriptionForUser(
+/** Every subscription linked to the user, newest first. */
+export async function getSubscriptionsForUser(
   db: Db,
   userId: number,
-): Promise<SubscriptionRow | undefined> {
+): Promise<SubscriptionRow[]> {
   return db
     .selectFrom("subscriptions")
     .selectAll()
     .where("user_id", "=", userId)
     .orderBy("stripe_created", "desc")
     .orderBy("id", "desc")
-    .limit(1)
+    .execute();
+}
+
+/** The user's most recently created subscription: the one that counts. */
+export async function getCurrentSubscriptionForUser(
+  db: Db,
+  userId: number,
+): Promise<SubscriptionRow | undefined> {
+  // The limit is a literal, not a bound parameter: SQLite (built with STAT4,
+  // as better-sqlite3 is) plans the statement again each time it is bound.
+  return db
+    .selectFrom("subscriptions")
+    .selectAll()
+    .where("user_id", "=", userId)
+    .orderBy("stripe_created", "desc")
+    .orderBy("id", "desc")
+    .limit(sql.lit(1))
     .executeTakeFirst();
 }
 
@@ -120,6 +140,7 @@ export async function applySubscriptionState(
         status: state.status,
         current_period_end: state.currentPeriodEnd,
         cancel_at_period_end: state.cancelAtPeriodEnd ? 1 : 0,
+        ended_at: state.endedAt ?? null,
         stripe_created: state.stripeCreated,
         last_event_created: eventCreated,
         created_at: now,
@@ -152,6 +173,7 @@ export async function applySubscriptionState(
         status: state.status,
         current_period_end: state.currentPeriodEnd,
         cancel_at_period_end: state.cancelAtPeriodEnd ? 1 : 0,
+        ended_at: state.endedAt ?? null,
         stripe_created: state.stripeCreated,
         last_event_created: eventCreated,
         last_event_kind: "subscription",

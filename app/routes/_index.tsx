@@ -1,5 +1,7 @@
-import { redirect } from "@remix-run/node";
+import { redirect, type LoaderFunctionArgs } from "@remix-run/node";
 
-export function loader() {
-  return redirect("/tarifs");
+import { logRedirects } from "~/request-log.server";
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  return logRedirects(request, async () => redirect("/tarifs"));
 }

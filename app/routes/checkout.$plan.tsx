@@ -22,6 +22,7 @@ import { CheckoutForm } from "~/components/checkout-form";
 import { getDb } from "~/db.server";
 import type { UserRow } from "~/db/schema";
 import { getCurrentSubscriptionForUser } from "~/models/subscription.server";
+import { logRedirects } from "~/request-log.server";
 
 const BILLING: Record<Period, string> = {
   monthly: "facturation mensuelle",
@@ -40,92 +41,96 @@ const MESSAGES = {
 
 /** GET confirms and never creates anything: links and prefetches land here. */
 export async function loader({ request, params }: LoaderFunctionArgs) {
-  const plan = getPlanInfo(params.plan ?? "");
-  if (!plan) throw new Response("Offre introuvable", { status: 404 });
-  const period = new URL(request.url).searchParams.get("period") ?? "monthly";
-  if (!isPeriod(period)) {
-    throw await redirectWithFlash(request, "/tarifs", {
-      kind: "error",
-      message: MESSAGES.badPeriod,
+  return logRedirects(request, async () => {
+    const plan = getPlanInfo(params.plan ?? "");
+    if (!plan) throw new Response("Offre introuvable", { status: 404 });
+    const period = new URL(request.url).searchParams.get("period") ?? "monthly";
+    if (!isPeriod(period)) {
+      throw await redirectWithFlash(request, "/tarifs", {
+        kind: "error",
+        message: MESSAGES.badPeriod,
+      });
+    }
+    const user = await requireUser(request);
+    if (await hasAccess(user)) {
+      throw await redirectWithFlash(request, "/compte", {
+        kind: "info",
+        message: MESSAGES.alreadySubscribed,
+      });
+    }
+    if (!getPlanPrices(plan.slug, period).recurring) {
+      throw await redirectWithFlash(request, "/tarifs", {
+        kind: "error",
+        message: MESSAGES.unavailable,
+      });
+    }
+    return json({
+      plan: { slug: plan.slug, name: plan.name, features: plan.features },
+      period,
+      attempt: newCheckoutAttempt(),
     });
-  }
-  const user = await requireUser(request);
-  if (await hasAccess(user)) {
-    throw await redirectWithFlash(request, "/compte", {
-      kind: "info",
-      message: MESSAGES.alreadySubscribed,
-    });
-  }
-  if (!getPlanPrices(plan.slug, period).recurring) {
-    throw await redirectWithFlash(request, "/tarifs", {
-      kind: "error",
-      message: MESSAGES.unavailable,
-    });
-  }
-  return json({
-    plan: { slug: plan.slug, name: plan.name, features: plan.features },
-    period,
-    attempt: newCheckoutAttempt(),
   });
 }
 
 export async function action({ request, params }: ActionFunctionArgs) {
-  await requireValidCsrf(request);
-  const form = await request.formData();
-  const slug = params.plan ?? "";
-  const period = form.get("period") ?? "monthly";
-  // After logging in, the visitor comes back to the confirmation page.
-  const user = await requireUser(
-    request,
-    isPlanSlug(slug) && isPeriod(period)
-      ? `/checkout/${slug}?period=${period}`
-      : "/tarifs",
-  );
+  return logRedirects(request, async () => {
+    await requireValidCsrf(request);
+    const form = await request.formData();
+    const slug = params.plan ?? "";
+    const period = form.get("period") ?? "monthly";
+    // After logging in, the visitor comes back to the confirmation page.
+    const user = await requireUser(
+      request,
+      isPlanSlug(slug) && isPeriod(period)
+        ? `/checkout/${slug}?period=${period}`
+        : "/tarifs",
+    );
 
-  if (!isPlanSlug(slug)) {
-    return rejected(
-      request,
-      `unknown plan user=${user.id}`,
-      MESSAGES.unknownPlan,
-    );
-  }
-  if (!isPeriod(period)) {
-    return rejected(
-      request,
-      `bad period user=${user.id} plan=${slug}`,
-      MESSAGES.badPeriod,
-    );
-  }
-  if (await hasAccess(user)) {
-    console.info(
-      `[checkout] already subscribed user=${user.id} plan=${slug} period=${period}`,
-    );
-    return redirectWithFlash(
-      request,
-      "/compte",
-      { kind: "info", message: MESSAGES.alreadySubscribed },
-      { status: 303 },
-    );
-  }
+    if (!isPlanSlug(slug)) {
+      return rejected(
+        request,
+        `unknown plan user=${user.id}`,
+        MESSAGES.unknownPlan,
+      );
+    }
+    if (!isPeriod(period)) {
+      return rejected(
+        request,
+        `bad period user=${user.id} plan=${slug}`,
+        MESSAGES.badPeriod,
+      );
+    }
+    if (await hasAccess(user)) {
+      console.info(
+        `[checkout] already subscribed user=${user.id} plan=${slug} period=${period}`,
+      );
+      return redirectWithFlash(
+        request,
+        "/compte",
+        { kind: "info", message: MESSAGES.alreadySubscribed },
+        { status: 303 },
+      );
+    }
 
-  const attempt = form.get("attempt");
-  const result = await startCheckout({
-    user,
-    plan: slug,
-    period,
-    attempt: typeof attempt === "string" ? attempt : undefined,
+    const attempt = form.get("attempt");
+    const result = await startCheckout({
+      user,
+      plan: slug,
+      period,
+      attempt: typeof attempt === "string" ? attempt : undefined,
+    });
+    if (!result.ok) {
+      // startCheckout has logged the failure with its ids.
+      return redirectWithFlash(
+        request,
+        "/tarifs",
+        { kind: "error", message: result.message },
+        { status: 303 },
+      );
+    }
+    // 303: the browser follows with a GET, never re-posting the form.
+    return redirect(result.url, 303);
   });
-  if (!result.ok) {
-    // startCheckout has logged the failure with its ids.
-    return redirectWithFlash(
-      request,
-      "/tarifs",
-      { kind: "error", message: result.message },
-      { status: 303 },
-    );
-  }
-  // 303: the browser follows with a GET, never re-posting the form.
-  return redirect(result.url, 303);
 }
 
 export default function CheckoutConfirmation() {

@@ -13,6 +13,7 @@ import { Stripe, getStripe } from "~/billing/stripe.server";
 import { getDb } from "~/db.server";
 import type { UserRow } from "~/db/schema";
 import { getCurrentSubscriptionForUser } from "~/models/subscription.server";
+import { logRedirects } from "~/request-log.server";
 
 /**
  * `pending`: paid, the webhook has not landed yet. `processing`: a delayed
@@ -31,45 +32,47 @@ const SESSION_ID = /^cs_[A-Za-z0-9_]{1,250}$/;
 const REFRESH_SECONDS = 5;
 
 export async function loader({ request }: LoaderFunctionArgs) {
-  const user = await requireUser(request);
-  const sessionId = new URL(request.url).searchParams.get("session_id");
-  if (!sessionId || !SESSION_ID.test(sessionId)) {
-    return state("missing");
-  }
-  const stripe = getStripe();
-  if (!stripe) return state("unavailable");
-
-  let session: Stripe.Checkout.Session;
-  try {
-    session = await stripe.checkout.sessions.retrieve(sessionId);
-  } catch (error) {
-    if (
-      error instanceof Stripe.errors.StripeInvalidRequestError &&
-      error.code === "resource_missing"
-    ) {
+  return logRedirects(request, async () => {
+    const user = await requireUser(request);
+    const sessionId = new URL(request.url).searchParams.get("session_id");
+    if (!sessionId || !SESSION_ID.test(sessionId)) {
       return state("missing");
     }
-    console.error(
-      `[checkout] success page cannot read session=${sessionId} user=${user.id}: ${describeStripeError(error)}`,
-    );
-    return state("unavailable");
-  }
-  if (!belongsTo(session, user)) {
-    console.warn(
-      `[checkout] session=${sessionId} is not user=${user.id}'s: not shown`,
-    );
-    return state("missing");
-  }
+    const stripe = getStripe();
+    if (!stripe) return state("unavailable");
 
-  const planName = getPlanInfo(session.metadata?.plan ?? "")?.name ?? null;
-  const current = await getCurrentSubscriptionForUser(await getDb(), user.id);
-  // The webhook is the only writer of subscription state: wait for its row.
-  if (grantsAccess(current?.status)) return state("active", planName);
-  if (session.status !== "complete") return state("incomplete", planName);
-  if (session.payment_status === "unpaid") {
-    return state("processing", planName);
-  }
-  return state("pending", planName);
+    let session: Stripe.Checkout.Session;
+    try {
+      session = await stripe.checkout.sessions.retrieve(sessionId);
+    } catch (error) {
+      if (
+        error instanceof Stripe.errors.StripeInvalidRequestError &&
+        error.code === "resource_missing"
+      ) {
+        return state("missing");
+      }
+      console.error(
+        `[checkout] success page cannot read session=${sessionId} user=${user.id}: ${describeStripeError(error)}`,
+      );
+      return state("unavailable");
+    }
+    if (!belongsTo(session, user)) {
+      console.warn(
+        `[checkout] session=${sessionId} is not user=${user.id}'s: not shown`,
+      );
+      return state("missing");
+    }
+
+    const planName = getPlanInfo(session.metadata?.plan ?? "")?.name ?? null;
+    const current = await getCurrentSubscriptionForUser(await getDb(), user.id);
+    // The webhook is the only writer of subscription state: wait for its row.
+    if (grantsAccess(current?.status)) return state("active", planName);
+    if (session.status !== "complete") return state("incomplete", planName);
+    if (session.payment_status === "unpaid") {
+      return state("processing", planName);
+    }
+    return state("pending", planName);
+  });
 }
 
 export default function CheckoutSuccess() {

@@ -82,34 +82,6 @@ test("the answers do not rely on a static Response.json, which the server's inst
   expect(await refused.json()).toEqual({ error: "method_not_allowed" });
 });
 
-test("a body changed after it was signed is refused with 400 and nothing is written", async () => {
-  const signed = JSON.stringify(subscriptionCreated("evt_edge_tampered"));
-  const request = signedRequest(signed);
-  const tampered = webhookRequest(signed.replace('"active"', '"trialing"'), {
-    "Stripe-Signature": request.headers.get("Stripe-Signature") ?? "",
-  });
-
-  const response = await send(tampered);
-
-  await expectRefused(response, 400, "invalid_signature");
-});
-
-test("an event signed with another secret is refused with 400", async () => {
-  const response = await deliver(subscriptionCreated("evt_edge_other"), {
-    secret: "whsec_someone_else",
-  });
-
-  await expectRefused(response, 400, "invalid_signature");
-});
-
-test("a request without a Stripe-Signature header is refused with 400", async () => {
-  const body = JSON.stringify(subscriptionCreated("evt_edge_unsigned"));
-
-  const response = await send(webhookRequest(body));
-
-  await expectRefused(response, 400, "missing_signature");
-});
-
 test("a signature older than the five-minute tolerance is refused with 400", async () => {
   const now = Math.floor(Date.now() / 1000);
   const event = subscriptionCreated("evt_edge_stale");
@@ -119,16 +91,6 @@ test("a signature older than the five-minute tolerance is refused with 400", asy
   await expectRefused(response, 400, "invalid_signature");
   // Just inside the tolerance is still accepted: the limit is the SDK's.
   expect((await deliver(event, { timestamp: now - 240 })).status).toBe(200);
-});
-
-test("a signature dated far in the future is refused with 400", async () => {
-  const now = Math.floor(Date.now() / 1000);
-
-  const response = await deliver(subscriptionCreated("evt_edge_future"), {
-    timestamp: now + 3600,
-  });
-
-  await expectRefused(response, 400, "invalid_signature");
 });
 
 test("during a secret rotation an event signed with the new or the old secret is accepted", async () => {
@@ -192,31 +154,6 @@ test("a body of exactly 1 MiB is still accepted", async () => {
 
   expect(response.status).toBe(200);
   expect(await ledgerRows()).toHaveLength(1);
-});
-
-test("a signed body that is not JSON is refused with 400", async () => {
-  const response = await send(
-    signedRequest("event=checkout.session.completed"),
-  );
-
-  await expectRefused(response, 400, "invalid_json");
-});
-
-test("signed JSON that is not an event, or an event without data.object, is refused with 400", async () => {
-  const event = subscriptionCreated("evt_edge_shape");
-  const notEvents: unknown[] = [
-    [event],
-    { ...event, object: "subscription" },
-    { ...event, id: "not_an_event_id" },
-    { ...event, created: "yesterday" },
-    { ...event, data: {} },
-    { ...event, data: { object: "sub_123" } },
-  ];
-
-  for (const payload of notEvents) {
-    const response = await send(signedRequest(JSON.stringify(payload)));
-    await expectRefused(response, 400, "invalid_event");
-  }
 });
 
 test("a signed event whose subscription cannot be read is refused with 400 and nothing is written", async () => {
@@ -328,29 +265,6 @@ test("two different events about one subscription leave one subscriptions row", 
     last_event_created: T + 60,
   });
   expect(await ledgerRows()).toHaveLength(2);
-});
-
-test("an event type the app does not handle is answered 200 and recorded as ignored", async () => {
-  const event = {
-    ...eventFixture(
-      "openapi__customer.subscription.created__2026__wrapped.json",
-      {
-        id: "evt_unknown_type",
-        created: T,
-        type: "customer.created",
-      },
-    ),
-    data: { object: { id: CUSTOMER, object: "customer", email: null } },
-  };
-
-  const response = await deliver(event);
-
-  expect(response.status).toBe(200);
-  expect(await response.json()).toEqual({ received: true });
-  expect(await ledgerRows()).toMatchObject([
-    { id: "evt_unknown_type", type: "customer.created", outcome: "ignored" },
-  ]);
-  expect(await subscriptionRows()).toEqual([]);
 });
 
 test("when Stripe's API fails during processing the answer is 500 and nothing is written; the retry succeeds", async () => {

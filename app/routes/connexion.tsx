@@ -13,12 +13,14 @@ import { z } from "zod";
 import { requireValidCsrf } from "~/auth/csrf.server";
 import { hashPassword, verifyPassword } from "~/auth/password.server";
 import { createUserSession, getUser } from "~/auth/session.server";
+import { SubmitButton } from "~/components/submit-button";
 import { getDb } from "~/db.server";
 import {
   getUserByEmail,
   maskEmail,
   normalizeEmail,
 } from "~/models/user.server";
+import { logRedirects } from "~/request-log.server";
 
 const DEFAULT_REDIRECT = "/compte";
 // Above the sign-up maximum, so no real password is refused; only there so
@@ -71,56 +73,60 @@ function invalid(errors: FieldErrors, email: FormDataEntryValue | null) {
 }
 
 export async function loader({ request }: LoaderFunctionArgs) {
-  if (await getUser(request)) throw redirect(DEFAULT_REDIRECT);
-  // Made while the visitor types, so the first unknown address does not pay
-  // for building it.
-  void getDummyHash();
-  const redirectTo = new URL(request.url).searchParams.get("redirectTo");
-  return json({ redirectTo: safeRedirect(redirectTo, DEFAULT_REDIRECT) });
+  return logRedirects(request, async () => {
+    if (await getUser(request)) throw redirect(DEFAULT_REDIRECT);
+    // Made while the visitor types, so the first unknown address does not pay
+    // for building it.
+    void getDummyHash();
+    const redirectTo = new URL(request.url).searchParams.get("redirectTo");
+    return json({ redirectTo: safeRedirect(redirectTo, DEFAULT_REDIRECT) });
+  });
 }
 
 // No rate limit yet: scrypt's cost per attempt is the only brake on guessing.
 export async function action({ request }: ActionFunctionArgs) {
-  await requireValidCsrf(request);
-  const formData = await request.formData();
-  const typedEmail = formData.get("email");
+  return logRedirects(request, async () => {
+    await requireValidCsrf(request);
+    const formData = await request.formData();
+    const typedEmail = formData.get("email");
 
-  const parsed = loginFormSchema().safeParse(Object.fromEntries(formData));
-  if (!parsed.success) {
-    const { fieldErrors } = parsed.error.flatten();
-    return invalid(
-      { email: fieldErrors.email?.[0], password: fieldErrors.password?.[0] },
-      typedEmail,
+    const parsed = loginFormSchema().safeParse(Object.fromEntries(formData));
+    if (!parsed.success) {
+      const { fieldErrors } = parsed.error.flatten();
+      return invalid(
+        { email: fieldErrors.email?.[0], password: fieldErrors.password?.[0] },
+        typedEmail,
+      );
+    }
+    const { email, password } = parsed.data;
+    if (password.length > PASSWORD_INPUT_LIMIT) {
+      return invalid({ form: INVALID_CREDENTIALS }, typedEmail);
+    }
+
+    const user = await getUserByEmail(await getDb(), email);
+    let matches = false;
+    if (user) {
+      matches = await verifyPassword(password, user.password_hash);
+    } else {
+      await verifyPassword(password, await getDummyHash());
+    }
+    if (!user || !matches) {
+      console.info(
+        `[auth] login refused for ${maskEmail(normalizeEmail(email))}`,
+      );
+      return invalid({ form: INVALID_CREDENTIALS }, typedEmail);
+    }
+
+    console.info(`[auth] user ${user.id} logged in`);
+    const redirectTo =
+      formData.get("redirectTo") ??
+      new URL(request.url).searchParams.get("redirectTo");
+    return createUserSession(
+      request,
+      user.id,
+      safeRedirect(redirectTo, DEFAULT_REDIRECT),
     );
-  }
-  const { email, password } = parsed.data;
-  if (password.length > PASSWORD_INPUT_LIMIT) {
-    return invalid({ form: INVALID_CREDENTIALS }, typedEmail);
-  }
-
-  const user = await getUserByEmail(await getDb(), email);
-  let matches = false;
-  if (user) {
-    matches = await verifyPassword(password, user.password_hash);
-  } else {
-    await verifyPassword(password, await getDummyHash());
-  }
-  if (!user || !matches) {
-    console.info(
-      `[auth] login refused for ${maskEmail(normalizeEmail(email))}`,
-    );
-    return invalid({ form: INVALID_CREDENTIALS }, typedEmail);
-  }
-
-  console.info(`[auth] user ${user.id} logged in`);
-  const redirectTo =
-    formData.get("redirectTo") ??
-    new URL(request.url).searchParams.get("redirectTo");
-  return createUserSession(
-    request,
-    user.id,
-    safeRedirect(redirectTo, DEFAULT_REDIRECT),
-  );
+  });
 }
 
 export default function LoginPage() {
@@ -213,7 +219,7 @@ export default function LoginPage() {
         ) : null}
 
         <p>
-          <button type="submit">Se connecter</button>
+          <SubmitButton pendingLabel="Connexion…">Se connecter</SubmitButton>
         </p>
       </Form>
       <p>

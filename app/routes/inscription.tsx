@@ -15,8 +15,10 @@ import { z } from "zod";
 import { requireValidCsrf } from "~/auth/csrf.server";
 import { hashPassword } from "~/auth/password.server";
 import { createUserSession, getUser } from "~/auth/session.server";
+import { SubmitButton } from "~/components/submit-button";
 import { getDb } from "~/db.server";
 import { createUser, maskEmail, normalizeEmail } from "~/models/user.server";
+import { logRedirects } from "~/request-log.server";
 
 const DEFAULT_REDIRECT = "/compte";
 const PASSWORD_MIN_LENGTH = 10;
@@ -67,65 +69,69 @@ function invalid(errors: FieldErrors, email: FormDataEntryValue | null) {
 }
 
 export async function loader({ request }: LoaderFunctionArgs) {
-  if (await getUser(request)) throw redirect(DEFAULT_REDIRECT);
-  const redirectTo = new URL(request.url).searchParams.get("redirectTo");
-  return json({ redirectTo: safeRedirect(redirectTo, DEFAULT_REDIRECT) });
+  return logRedirects(request, async () => {
+    if (await getUser(request)) throw redirect(DEFAULT_REDIRECT);
+    const redirectTo = new URL(request.url).searchParams.get("redirectTo");
+    return json({ redirectTo: safeRedirect(redirectTo, DEFAULT_REDIRECT) });
+  });
 }
 
 export async function action({ request }: ActionFunctionArgs) {
-  await requireValidCsrf(request);
-  const formData = await request.formData();
-  const typedEmail = formData.get("email");
+  return logRedirects(request, async () => {
+    await requireValidCsrf(request);
+    const formData = await request.formData();
+    const typedEmail = formData.get("email");
 
-  // Only the hidden field is checked, not the time-stamped one: that one needs
-  // a provider and a shared encryption seed in the root, and a filled hidden
-  // field already stops the form-filling robots that this is meant for.
-  try {
-    new Honeypot({ validFromFieldName: null }).check(formData);
-  } catch (error) {
-    if (!(error instanceof SpamError)) throw error;
-    console.warn("[auth] sign-up refused: honeypot field filled");
-    return invalid(
-      { form: "Votre demande n’a pas pu être traitée. Veuillez réessayer." },
-      typedEmail,
+    // Only the hidden field is checked, not the time-stamped one: that one needs
+    // a provider and a shared encryption seed in the root, and a filled hidden
+    // field already stops the form-filling robots that this is meant for.
+    try {
+      new Honeypot({ validFromFieldName: null }).check(formData);
+    } catch (error) {
+      if (!(error instanceof SpamError)) throw error;
+      console.warn("[auth] sign-up refused: honeypot field filled");
+      return invalid(
+        { form: "Votre demande n’a pas pu être traitée. Veuillez réessayer." },
+        typedEmail,
+      );
+    }
+
+    const parsed = signUpFormSchema().safeParse(Object.fromEntries(formData));
+    if (!parsed.success) {
+      const { fieldErrors } = parsed.error.flatten();
+      return invalid(
+        { email: fieldErrors.email?.[0], password: fieldErrors.password?.[0] },
+        typedEmail,
+      );
+    }
+
+    const email = normalizeEmail(parsed.data.email);
+    // Hashed before the insert so that a taken address costs the same time as a
+    // free one.
+    const passwordHash = await hashPassword(parsed.data.password);
+    const user = await createUser(await getDb(), { email, passwordHash });
+    if (!user) {
+      // An address can belong to only one account, so sign-up cannot hide that
+      // one exists without sending a confirmation email, which we do not send
+      // yet. The message stays neutral and points to logging in; scrypt's cost
+      // per attempt is what slows anyone listing addresses this way.
+      console.info(`[auth] sign-up refused: ${maskEmail(email)} is taken`);
+      return invalid(
+        {
+          email:
+            "Cette adresse ne peut pas être utilisée pour un nouveau compte. Si elle est déjà inscrite, connectez-vous.",
+        },
+        typedEmail,
+      );
+    }
+
+    console.info(`[auth] user ${user.id} signed up`);
+    return createUserSession(
+      request,
+      user.id,
+      safeRedirect(formData.get("redirectTo"), DEFAULT_REDIRECT),
     );
-  }
-
-  const parsed = signUpFormSchema().safeParse(Object.fromEntries(formData));
-  if (!parsed.success) {
-    const { fieldErrors } = parsed.error.flatten();
-    return invalid(
-      { email: fieldErrors.email?.[0], password: fieldErrors.password?.[0] },
-      typedEmail,
-    );
-  }
-
-  const email = normalizeEmail(parsed.data.email);
-  // Hashed before the insert so that a taken address costs the same time as a
-  // free one.
-  const passwordHash = await hashPassword(parsed.data.password);
-  const user = await createUser(await getDb(), { email, passwordHash });
-  if (!user) {
-    // An address can belong to only one account, so sign-up cannot hide that
-    // one exists without sending a confirmation email, which we do not send
-    // yet. The message stays neutral and points to logging in; scrypt's cost
-    // per attempt is what slows anyone listing addresses this way.
-    console.info(`[auth] sign-up refused: ${maskEmail(email)} is taken`);
-    return invalid(
-      {
-        email:
-          "Cette adresse ne peut pas être utilisée pour un nouveau compte. Si elle est déjà inscrite, connectez-vous.",
-      },
-      typedEmail,
-    );
-  }
-
-  console.info(`[auth] user ${user.id} signed up`);
-  return createUserSession(
-    request,
-    user.id,
-    safeRedirect(formData.get("redirectTo"), DEFAULT_REDIRECT),
-  );
+  });
 }
 
 export default function SignUpPage() {
@@ -215,7 +221,9 @@ export default function SignUpPage() {
         ) : null}
 
         <p>
-          <button type="submit">Créer mon compte</button>
+          <SubmitButton pendingLabel="Création du compte…">
+            Créer mon compte
+          </SubmitButton>
         </p>
       </Form>
       <p>

@@ -74,6 +74,13 @@ export default function PricingPage() {
                 <li key={feature}>{feature}</li>
               ))}
             </ul>
+            {plan.hasSetupFee ? (
+              <p className="setup-fee">
+                {plan.setupFee === null
+                  ? "Des frais d’installation uniques s’ajoutent à la première facture."
+                  : `Frais d’installation uniques : ${formatCad(plan.setupFee)}, sur la première facture.`}
+              </p>
+            ) : null}
             {plan.offers.map((offer) => (
               <div key={offer.period} className="offer">
                 <h3>{PERIOD_LABELS[offer.period]}</h3>
@@ -108,13 +115,6 @@ export default function PricingPage() {
                 )}
               </div>
             ))}
-            {plan.hasSetupFee ? (
-              <p>
-                {plan.setupFee === null
-                  ? "Des frais d’installation uniques s’ajoutent à la première facture."
-                  : `Frais d’installation uniques : ${formatCad(plan.setupFee)}, sur la première facture.`}
-              </p>
-            ) : null}
           </article>
         ))}
       </div>

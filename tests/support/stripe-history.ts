@@ -7,8 +7,11 @@ import { TEST_ENV } from "./env";
 /**
  * Generated subscription lifecycles, as the events Stripe sends for them:
  * every change of a subscription's status comes with its own
- * customer.subscription.* event, and invoice events come alongside, in the
- * same second. Objects are rendered in the current API shape or in the
+ * customer.subscription.* event, and invoice events (invoice.paid,
+ * invoice.payment_succeeded or both, as Stripe sends both for one paid
+ * invoice) come alongside, in the same second. A Checkout paid by a delayed
+ * method ends with checkout.session.async_payment_succeeded or _failed.
+ * Objects are rendered in the current API shape or in the
  * pre-2025-03-31.basil one, event by event, as an endpoint in the middle of
  * an upgrade receives them.
  */
@@ -32,8 +35,11 @@ type Step =
   | "expire"
   | "delete";
 
+/** The user whose Checkout started the subscription. */
+export type HistoryUser = { id: number; email: string };
+
 export type History = {
-  userEmail: string;
+  user: HistoryUser;
   subscriptionId: string;
   customerId: string;
   /** Events in the order Stripe created them. */
@@ -42,12 +48,22 @@ export type History = {
   finalSubscription: Record<string, unknown>;
 };
 
+type Ids = { subscriptionId: string; customerId: string; user: HistoryUser };
+
 const DAY = 86_400;
 const START = 1_780_000_000;
 const PRICE = TEST_ENV.STRIPE_DICTIA_16_YEARLY;
 
+function checkoutMetadata(user: HistoryUser) {
+  return {
+    dictia_user_id: String(user.id),
+    plan: "dictia-16",
+    period: "yearly",
+  };
+}
+
 function subscriptionObject(
-  ids: { subscriptionId: string; customerId: string },
+  ids: Ids,
   facts: SubscriptionFacts,
   shape: Shape,
 ): Record<string, unknown> {
@@ -65,7 +81,7 @@ function subscriptionObject(
     status: facts.status,
     created: START,
     cancel_at_period_end: facts.cancelAtPeriodEnd,
-    metadata: { dictia_user_id: "1", plan: "dictia-16", period: "yearly" },
+    metadata: checkoutMetadata(ids.user),
     items: { object: "list", data: [item] },
   };
   if (shape === "current") {
@@ -80,7 +96,7 @@ function subscriptionObject(
 }
 
 function invoiceObject(
-  ids: { subscriptionId: string; customerId: string },
+  ids: Ids,
   shape: Shape,
   sequence: number,
   billingReason: string,
@@ -89,7 +105,7 @@ function invoiceObject(
     id: `in_${sequence}${ids.subscriptionId.slice(4)}`,
     object: "invoice",
     customer: ids.customerId,
-    customer_email: "client@exemple.test",
+    customer_email: ids.user.email,
     billing_reason: billingReason,
   };
   if (shape === "current") {
@@ -97,7 +113,7 @@ function invoiceObject(
       type: "subscription_details",
       subscription_details: {
         subscription: ids.subscriptionId,
-        metadata: { dictia_user_id: "1" },
+        metadata: { dictia_user_id: String(ids.user.id) },
       },
     };
   } else {
@@ -170,97 +186,149 @@ const stepArbitrary = fc.constantFrom<Step>(
   "delete",
 );
 
-/** One subscription's life, from its Checkout to wherever it got. */
-export const historyArbitrary: fc.Arbitrary<History> = fc
-  .record({
-    key: fc.stringMatching(/^[a-z0-9]{8}$/),
-    checkout: fc.constantFrom("paid", "unpaid", "no_payment_required"),
-    steps: fc.array(
-      fc.record({
-        step: stepArbitrary,
-        // 0 makes ties: two changes within one second of Stripe's clock.
-        gap: fc.integer({ min: 0, max: 3 }),
-        shape: fc.constantFrom<Shape>("current", "legacy"),
-      }),
-      { maxLength: 8 },
-    ),
-    startShape: fc.constantFrom<Shape>("current", "legacy"),
-  })
-  .map(({ key, checkout, steps, startShape }) => {
-    const ids = { subscriptionId: `sub_${key}`, customerId: `cus_${key}` };
-    const events: StripeEvent[] = [];
-    let sequence = 0;
-    const push = (
-      type: string,
-      created: number,
-      object: Record<string, unknown>,
-    ) => {
-      sequence += 1;
-      events.push({ id: `evt_${sequence}_${key}`, type, created, object });
-    };
-    let facts: SubscriptionFacts = {
-      status:
-        checkout === "paid"
-          ? "active"
-          : checkout === "unpaid"
-            ? "incomplete"
-            : "trialing",
-      currentPeriodEnd: START + 365 * DAY,
-      cancelAtPeriodEnd: false,
-    };
-    let now = START;
-    push(
-      "customer.subscription.created",
-      now,
-      subscriptionObject(ids, facts, startShape),
-    );
-    push("checkout.session.completed", now, {
-      id: `cs_test_${key}`,
-      object: "checkout.session",
-      mode: "subscription",
-      status: "complete",
-      payment_status: checkout,
-      customer: ids.customerId,
-      subscription: ids.subscriptionId,
-      client_reference_id: "1",
-      metadata: { dictia_user_id: "1", plan: "dictia-16", period: "yearly" },
-      customer_details: { email: "client@exemple.test" },
-    });
-    if (checkout === "paid") {
+type InvoiceTypes = "paid" | "payment_succeeded" | "both";
+
+const PAID_TYPES: Record<InvoiceTypes, string[]> = {
+  paid: ["invoice.paid"],
+  payment_succeeded: ["invoice.payment_succeeded"],
+  both: ["invoice.paid", "invoice.payment_succeeded"],
+};
+
+function checkoutSession(
+  ids: Ids,
+  key: string,
+  paymentStatus: string,
+): Record<string, unknown> {
+  return {
+    id: `cs_test_${key}`,
+    object: "checkout.session",
+    mode: "subscription",
+    status: "complete",
+    payment_status: paymentStatus,
+    customer: ids.customerId,
+    subscription: ids.subscriptionId,
+    client_reference_id: String(ids.user.id),
+    metadata: checkoutMetadata(ids.user),
+    customer_details: { email: ids.user.email },
+  };
+}
+
+const DEFAULT_USER: HistoryUser = { id: 1, email: "client@exemple.test" };
+
+/**
+ * One subscription's life, from its Checkout to wherever it got, for a
+ * Checkout started by `user` (the user with id 1 unless told).
+ */
+export function historyArbitrary(
+  user: HistoryUser = DEFAULT_USER,
+): fc.Arbitrary<History> {
+  return fc
+    .record({
+      key: fc.stringMatching(/^[a-z0-9]{8}$/),
+      checkout: fc.constantFrom("paid", "unpaid", "no_payment_required"),
+      paidTypes: fc.constantFrom<InvoiceTypes>(
+        "paid",
+        "payment_succeeded",
+        "both",
+      ),
+      steps: fc.array(
+        fc.record({
+          step: stepArbitrary,
+          // 0 makes ties: two changes within one second of Stripe's clock.
+          gap: fc.integer({ min: 0, max: 3 }),
+          shape: fc.constantFrom<Shape>("current", "legacy"),
+        }),
+        { maxLength: 8 },
+      ),
+      startShape: fc.constantFrom<Shape>("current", "legacy"),
+    })
+    .map(({ key, checkout, paidTypes, steps, startShape }) => {
+      const ids: Ids = {
+        subscriptionId: `sub_${key}`,
+        customerId: `cus_${key}`,
+        user,
+      };
+      const events: StripeEvent[] = [];
+      let sequence = 0;
+      const push = (
+        type: string,
+        created: number,
+        object: Record<string, unknown>,
+      ) => {
+        sequence += 1;
+        events.push({ id: `evt_${sequence}_${key}`, type, created, object });
+      };
+      const pushPaid = (created: number, reason: string, shape: Shape) => {
+        const invoice = invoiceObject(ids, shape, sequence, reason);
+        for (const type of PAID_TYPES[paidTypes]) push(type, created, invoice);
+      };
+      let facts: SubscriptionFacts = {
+        status:
+          checkout === "paid"
+            ? "active"
+            : checkout === "unpaid"
+              ? "incomplete"
+              : "trialing",
+        currentPeriodEnd: START + 365 * DAY,
+        cancelAtPeriodEnd: false,
+      };
+      // A delayed payment method: the Checkout's outcome comes later.
+      let awaitingPayment = checkout === "unpaid";
+      let now = START;
       push(
-        "invoice.paid",
+        "customer.subscription.created",
         now,
-        invoiceObject(ids, startShape, sequence, "subscription_create"),
+        subscriptionObject(ids, facts, startShape),
       );
-    }
-    for (const { step, gap, shape } of steps) {
-      const change = applyStep(facts, step);
-      if (!change) continue;
-      now += gap;
-      facts = change.next;
-      if (change.invoice) {
+      push(
+        "checkout.session.completed",
+        now,
+        checkoutSession(ids, key, checkout),
+      );
+      if (checkout === "paid") pushPaid(now, "subscription_create", startShape);
+      for (const { step, gap, shape } of steps) {
+        const change = applyStep(facts, step);
+        if (!change) continue;
+        now += gap;
+        if (awaitingPayment && facts.status === "incomplete") {
+          const cleared = change.next.status === "active";
+          if (cleared || change.next.status === "incomplete_expired") {
+            awaitingPayment = false;
+            push(
+              cleared
+                ? "checkout.session.async_payment_succeeded"
+                : "checkout.session.async_payment_failed",
+              now,
+              checkoutSession(ids, key, cleared ? "paid" : "unpaid"),
+            );
+          }
+        }
+        facts = change.next;
+        if (change.invoice === "paid") {
+          pushPaid(now, "subscription_cycle", shape);
+        } else if (change.invoice === "payment_failed") {
+          push(
+            "invoice.payment_failed",
+            now,
+            invoiceObject(ids, shape, sequence, "subscription_cycle"),
+          );
+        }
         push(
-          change.invoice === "paid" ? "invoice.paid" : "invoice.payment_failed",
+          facts.status === "canceled"
+            ? "customer.subscription.deleted"
+            : "customer.subscription.updated",
           now,
-          invoiceObject(ids, shape, sequence, "subscription_cycle"),
+          subscriptionObject(ids, facts, shape),
         );
+        if (facts.status === "canceled") break;
       }
-      push(
-        facts.status === "canceled"
-          ? "customer.subscription.deleted"
-          : "customer.subscription.updated",
-        now,
-        subscriptionObject(ids, facts, shape),
-      );
-      if (facts.status === "canceled") break;
-    }
-    return {
-      userEmail: "client@exemple.test",
-      ...ids,
-      events,
-      finalSubscription: subscriptionObject(ids, facts, "current"),
-    };
-  });
+      return {
+        ...ids,
+        events,
+        finalSubscription: subscriptionObject(ids, facts, "current"),
+      };
+    });
+}
 
 /**
  * How Stripe might deliver a history: every event at least once, some

@@ -335,12 +335,14 @@ export function subscriptionReads(id: string): number {
 /**
  * Silences the one-line delivery log and captures console.error: a test
  * that expects errors takes them with `takeErrors()`, and any error left
- * over fails the test.
+ * over fails the test. `takeInfo()` hands over the info lines (the delivery
+ * log) printed since the last call.
  */
 export function watchConsole() {
+  let infos: MockInstance<typeof console.info> | undefined;
   let errors: MockInstance<typeof console.error> | undefined;
   beforeEach(() => {
-    vi.spyOn(console, "info").mockImplementation(() => undefined);
+    infos = vi.spyOn(console, "info").mockImplementation(() => undefined);
     errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
   });
   afterEach(() => {
@@ -352,6 +354,11 @@ export function watchConsole() {
     takeErrors(): string[] {
       const logged = errors?.mock.calls.map((args) => args.join(" ")) ?? [];
       errors?.mockClear();
+      return logged;
+    },
+    takeInfo(): string[] {
+      const logged = infos?.mock.calls.map((args) => args.join(" ")) ?? [];
+      infos?.mockClear();
       return logged;
     },
   };
