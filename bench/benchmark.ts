@@ -101,6 +101,9 @@ export async function runRound(options: BenchOptions): Promise<RoundResult> {
   const { log } = options;
   if (options.history < 1) throw new Error("--history must be at least 1");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dictia-bench-"));
+  const removeDir = () => fs.rmSync(dir, { recursive: true, force: true });
+  // Also when the run is interrupted (run.ts exits on Ctrl-C).
+  process.once("exit", removeDir);
   const databaseFile = path.join(dir, "app.sqlite");
   const secret = `whsec_bench_${crypto.randomBytes(16).toString("hex")}`;
   const firstCreated = Math.floor(Date.now() / 1000) - 3_600;
@@ -260,7 +263,8 @@ export async function runRound(options: BenchOptions): Promise<RoundResult> {
     await server?.stop();
     await bare?.stop();
     await double?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    process.off("exit", removeDir);
+    removeDir();
   }
 }
 

@@ -73,6 +73,18 @@ export function watchMemory(pid: number, everyMs = 50) {
   };
 }
 
+// Servers this process started: never left running after it, whether it
+// ends normally, on an uncaught error or (see run.ts) on Ctrl-C.
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+}
+
 /** A child process that prints one line (its origin) once it listens. */
 export type Child = {
   origin: string;
@@ -89,6 +101,7 @@ export async function startChild(
     env: { PATH: process.env.PATH, NODE_ENV: "production", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  track(child);
   let output = "";
   const exited = new Promise<void>((resolve) => child.once("exit", resolve));
   const origin = await new Promise<string>((resolve, reject) => {
@@ -238,6 +251,7 @@ export async function startBuiltServer(options: {
       stdio: ["ignore", log, log],
     },
   );
+  track(child);
   fs.closeSync(log);
   const exited = new Promise<void>((resolve) =>
     child.once("exit", () => resolve()),

@@ -111,6 +111,12 @@ function machine(): string {
   return `Machine: ${os.availableParallelism()} cores, ${cpu}, ${memory} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
 
+// Exiting (rather than dying of the signal) runs the exit hook that stops
+// the servers this run started.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => process.exit(130));
+}
+
 main().then(
   (code) => {
     process.exitCode = code;
