@@ -225,7 +225,7 @@ async function main(args: string[]): Promise<number> {
     const reason = error instanceof Error ? error.message : String(error);
     // pg's messages do not contain the password; the URL is never printed whole.
     console.error(`[db:copy] stopped: ${reason}`);
-    console.error("Run the same command again to resume.");
+    console.error("If rows were being copied, the same command resumes.");
     return 1;
   }
 }
