@@ -61,8 +61,8 @@ beforeAll(async () => {
     STRIPE_API_BASE_URL: double.url,
     ...PRICE_ENV,
   };
-  // The first one migrates the shared database; the second finds it ready.
-  // (Starting both at once is safe too: the migrator takes an advisory lock.)
+  // Both start at once on a new database: the migrator's advisory lock makes
+  // one wait until the other has applied the migrations.
   servers = await Promise.all([
     startAppServer({ databaseFile: "unused-on-postgres", env }),
     startAppServer({ databaseFile: "unused-on-postgres", env }),
