@@ -16,6 +16,8 @@ export type PostgresCluster = {
   /** The superuser's URL on the `postgres` database (holds the password). */
   url: string;
   stop(): Promise<void>;
+  /** The same, synchronously, for a process that is exiting. */
+  stopSync(): void;
 };
 
 const BINARY_ROOT = "/usr/lib/postgresql";
@@ -119,6 +121,20 @@ export async function startPostgresCluster(
     }
     fs.rmSync(base, { recursive: true, force: true });
   };
+  const stopSync = () => {
+    if (fs.existsSync(path.join(dataDir, "postmaster.pid"))) {
+      try {
+        execFileSync(
+          path.join(bin, "pg_ctl"),
+          ["-D", dataDir, "-m", "immediate", "-w", "stop"],
+          { ...owner, stdio: "ignore" },
+        );
+      } catch {
+        // Already stopping; the folder goes anyway.
+      }
+    }
+    fs.rmSync(base, { recursive: true, force: true });
+  };
   try {
     await run(
       path.join(bin, "initdb"),
@@ -154,5 +170,5 @@ export async function startPostgresCluster(
     throw error;
   }
   const url = `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-  return { url, stop };
+  return { url, stop, stopSync };
 }

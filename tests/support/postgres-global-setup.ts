@@ -22,10 +22,19 @@ export async function setup(project: TestProject): Promise<void> {
     return;
   }
   cluster = await startPostgresCluster();
+  // An interrupted run (Ctrl-C) exits without teardown: the cluster, a
+  // process of its own, would outlive it.
+  process.once("exit", stopAtExit);
   project.provide("postgresUrl", cluster.url);
 }
 
+function stopAtExit() {
+  cluster?.stopSync();
+  cluster = undefined;
+}
+
 export async function teardown(): Promise<void> {
+  process.off("exit", stopAtExit);
   await cluster?.stop();
   cluster = undefined;
 }
