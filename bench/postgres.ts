@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
 import Stripe from "stripe";
@@ -35,7 +36,7 @@ const SECRET = `whsec_bench_${crypto.randomBytes(12).toString("hex")}`;
 const PRICE = "price_bench_16_yearly";
 const START = 1_780_000_000;
 
-type Result = {
+export type BenchResult = {
   label: string;
   deliveries: number;
   seconds: number;
@@ -44,21 +45,19 @@ type Result = {
   failures: number;
 };
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      subscriptions: { type: "string", default: "300" },
-      concurrency: { type: "string", default: "16" },
-    },
-  });
-  const subscriptions = Number(values.subscriptions);
-  const concurrency = Number(values.concurrency);
-  const deliveries = workload(subscriptions);
-
+/**
+ * The three runs, in order. Exported so a bench runner can call it and print
+ * its rows next to its own; `npx tsx bench/postgres.ts` prints them alone.
+ */
+export async function runPostgresBench(
+  options: { subscriptions?: number; concurrency?: number } = {},
+): Promise<BenchResult[]> {
+  const deliveries = workload(options.subscriptions ?? 300);
+  const concurrency = options.concurrency ?? 16;
   const given = process.env.BENCH_POSTGRES_URL?.trim();
   let cluster: PostgresCluster | undefined;
   const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), "dictia-bench-"));
-  const results: Result[] = [];
+  const results: BenchResult[] = [];
   try {
     results.push(
       await measure("SQLite, 1 instance", deliveries, concurrency, 1, {
@@ -85,9 +84,21 @@ async function main(): Promise<number> {
     await cluster?.stop();
     fs.rmSync(tmpDir, { recursive: true, force: true });
   }
+  return results;
+}
 
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      subscriptions: { type: "string", default: "300" },
+      concurrency: { type: "string", default: "16" },
+    },
+  });
+  const subscriptions = Number(values.subscriptions);
+  const concurrency = Number(values.concurrency);
+  const results = await runPostgresBench({ subscriptions, concurrency });
   console.info(
-    `\n${subscriptions} subscriptions, ${deliveries.length} deliveries (each event twice), ${concurrency} concurrent senders, ${os.cpus().length} CPUs\n`,
+    `\n${subscriptions} subscriptions, ${subscriptions * 8} deliveries (each event twice), ${concurrency} concurrent senders, ${os.cpus().length} CPUs\n`,
   );
   console.info("| database | deliveries/s | p50 ms | p95 ms | failed |");
   console.info("| --- | ---: | ---: | ---: | ---: |");
@@ -105,7 +116,7 @@ async function measure(
   concurrency: number,
   instances: number,
   env: Record<string, string>,
-): Promise<Result> {
+): Promise<BenchResult> {
   const servers: AppServer[] = [];
   try {
     // One at a time: the first migrates the database.
@@ -263,4 +274,6 @@ function shuffle<T>(items: T[], seed: number): T[] {
   return copy;
 }
 
-process.exitCode = await main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  process.exitCode = await main();
+}
