@@ -7,6 +7,7 @@ import SQLite from "better-sqlite3";
 import {
   Kysely,
   Migrator,
+  PostgresAdapter,
   SqliteDialect,
   sql,
   type Migration,
@@ -16,6 +17,11 @@ import {
 } from "kysely";
 
 import { migrations } from "../db/migrations";
+import {
+  isPostgresUrl,
+  isRetryablePostgresError,
+  openPostgres,
+} from "~/db/postgres.server";
 import type { Database } from "~/db/schema";
 import { getEnv, sqlitePathFromUrl } from "~/env.server";
 
@@ -145,17 +151,18 @@ function withStatementCache(
 }
 
 /**
- * Applies the pending migrations in one write transaction. Kysely's SQLite
- * adapter takes no lock between processes, so two servers starting on a
- * fresh file would both create the same tables and one would crash;
- * holding SQLite's write lock makes the second wait, then find nothing to
- * do. SQLite's DDL is transactional too: a failed run applies nothing.
+ * Applies the pending migrations. Kysely's SQLite adapter takes no lock
+ * between processes, so two servers starting on a fresh file would both
+ * create the same tables and one would crash: on SQLite the run holds the
+ * write lock (BEGIN IMMEDIATE), so the second waits, then finds nothing to
+ * do, and a failed run applies nothing. On PostgreSQL, Kysely's migrator
+ * already takes an advisory lock and a transaction of its own.
  */
 export async function migrateToLatest(
   db: Db,
   log: (line: string) => void = console.info,
 ): Promise<void> {
-  const applied = await writeTransaction(db, async (connection) => {
+  const run = async (connection: Db) => {
     const migrator = new Migrator({
       db: connection,
       provider: new ListedMigrationProvider(),
@@ -169,10 +176,40 @@ export async function migrateToLatest(
       throw error instanceof Error ? error : new Error(String(error));
     }
     return results.filter((result) => result.status === "Success");
-  });
+  };
+  const applied = isPostgres(db)
+    ? await run(db)
+    : await writeTransaction(db, run);
   for (const result of applied) {
     log(`[db] migration applied: ${result.migrationName}`);
   }
+}
+
+/** `postgres://…` opens PostgreSQL; `file:…` or a path opens SQLite. */
+export function openDatabaseFromUrl(databaseUrl: string): Db {
+  return isPostgresUrl(databaseUrl)
+    ? openPostgres(databaseUrl)
+    : openDatabase(sqlitePathFromUrl(databaseUrl));
+}
+
+/** Whether `db` (or a transaction of it) talks to PostgreSQL. */
+export function isPostgres(db: Db): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+/**
+ * Makes a read that a write in the same transaction depends on lock the rows
+ * it returns until the transaction ends, so a second instance cannot read
+ * the same row, decide on it, and overwrite the first one's write. On
+ * PostgreSQL that is `FOR UPDATE`; on SQLite the write transaction already
+ * holds the database's only write lock (BEGIN IMMEDIATE), and its compiler
+ * has no row locks, so the query is left as it is.
+ */
+export function forUpdate<Query extends { forUpdate(): Query }>(
+  db: Db,
+  query: Query,
+): Query {
+  return isPostgres(db) ? query.forUpdate() : query;
 }
 
 let current: { url: string; ready: Promise<Db> } | undefined;
@@ -184,7 +221,7 @@ let current: { url: string; ready: Promise<Db> } | undefined;
 export function getDb(): Promise<Db> {
   const url = getEnv().DATABASE_URL;
   if (!current || current.url !== url) {
-    const db = openDatabase(sqlitePathFromUrl(url));
+    const db = openDatabaseFromUrl(url);
     const log = getEnv().NODE_ENV === "test" ? () => {} : console.info;
     const ready = migrateToLatest(db, log).then(() => db);
     current = { url, ready };
@@ -204,11 +241,16 @@ export async function closeDb(): Promise<void> {
  * A deferred BEGIN that upgrades to a write later fails with SQLITE_BUSY
  * when another process committed in between, without waiting for the busy
  * timeout; BEGIN IMMEDIATE waits for the lock instead.
+ *
+ * On PostgreSQL it is an ordinary READ COMMITTED transaction: unique
+ * constraints, ON CONFLICT and `forUpdate` reads make concurrent writers
+ * wait for each other, in this process or another instance.
  */
 export async function writeTransaction<T>(
   db: Db,
   work: (trx: Db) => Promise<T>,
 ): Promise<T> {
+  if (isPostgres(db)) return postgresTransaction(db, work);
   return db.connection().execute(async (connection) => {
     await sql`begin immediate`.execute(connection);
     try {
@@ -220,4 +262,30 @@ export async function writeTransaction<T>(
       throw error;
     }
   });
+}
+
+// Two transactions locking the same rows in opposite orders (a user, then
+// their subscription; the subscription, then its user) end in a deadlock
+// that PostgreSQL breaks by rolling one back. That transaction only touched
+// the database, so it runs again at once, instead of answering 500 and
+// waiting for Stripe's next retry, which can be an hour away. A few
+// attempts are enough for a burst; past them the error goes up (500).
+const POSTGRES_ATTEMPTS = 5;
+
+async function postgresTransaction<T>(
+  db: Db,
+  work: (trx: Db) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await db.transaction().execute(work);
+    } catch (error) {
+      if (attempt >= POSTGRES_ATTEMPTS || !isRetryablePostgresError(error)) {
+        throw error;
+      }
+      // A short random pause, so the two losers do not collide again.
+      const pause = Math.random() * 20 * attempt;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { afterAll, afterEach, expect, test } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
 
 import {
   HANDLED_EVENT_TYPES,
@@ -9,10 +9,16 @@ import type { Db } from "~/db.server";
 
 import { stripeMock } from "./mocks/stripe";
 import {
+  emptyDatabase,
+  openScratchDatabase,
+  type ScratchDatabase,
+} from "./support/scratch-database";
+import {
   deliveriesArbitrary,
   historyArbitrary,
+  type History,
 } from "./support/stripe-history";
-import { databaseWithUsers, snapshot } from "./support/webhook-deliveries";
+import { addUsers, snapshot } from "./support/webhook-deliveries";
 
 // CI runs at least this many generated histories; a failure prints the seed
 // and path that replay it (CONVERGENCE_SEED and CONVERGENCE_PATH below).
@@ -22,19 +28,30 @@ const PATH = process.env.CONVERGENCE_PATH;
 
 const tried = { histories: 0, events: 0, deliveries: 0 };
 const typesGenerated = new Set<string>();
-const open = new Set<Db>();
 
-afterEach(async () => {
-  await Promise.all([...open].map((db) => db.destroy()));
-  open.clear();
+// Two databases emptied before each history: on PostgreSQL, creating two
+// databases per history would cost more than the history itself.
+let databases: ScratchDatabase[] = [];
+
+beforeAll(async () => {
+  databases = await Promise.all([openScratchDatabase(), openScratchDatabase()]);
 });
 
-afterAll(() => {
+afterAll(async () => {
+  await Promise.all(databases.map((database) => database.close()));
   // The figures the README's reliability section quotes.
   console.info(
     `[convergence] histories=${tried.histories} events=${tried.events} deliveries=${tried.deliveries}`,
   );
 });
+
+async function freshDatabase(index: number, history: History): Promise<Db> {
+  const db = databases[index]?.db;
+  if (!db) throw new Error("The scratch databases are not open");
+  await emptyDatabase(db);
+  await addUsers(db, [history.user]);
+  return db;
+}
 
 test("any order, duplication and concurrency of deliveries ends as in-order single delivery", async () => {
   await fc.assert(
@@ -54,14 +71,12 @@ test("any order, duplication and concurrency of deliveries ends as in-order sing
           history.finalSubscription,
         );
 
-        const inOrder = await databaseWithUsers([history.user]);
-        open.add(inOrder);
+        const inOrder = await freshDatabase(0, history);
         for (const event of history.events) {
           await processStripeEvent(inOrder, event);
         }
 
-        const shuffled = await databaseWithUsers([history.user]);
-        open.add(shuffled);
+        const shuffled = await freshDatabase(1, history);
         for (const batch of batches) {
           await Promise.all(
             batch.map((event) => processStripeEvent(shuffled, event)),
@@ -78,11 +93,6 @@ test("any order, duplication and concurrency of deliveries ends as in-order sing
         expect(ledger.map((row) => row.id).sort()).toEqual(
           [...delivered].sort(),
         );
-
-        for (const db of [inOrder, shuffled]) {
-          open.delete(db);
-          await db.destroy();
-        }
       },
     ),
     {

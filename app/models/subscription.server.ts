@@ -1,8 +1,8 @@
 import { sql } from "kysely";
 
-import type { Db } from "~/db.server";
+import { forUpdate, type Db } from "~/db.server";
 import type { SubscriptionRow } from "~/db/schema";
-import { setUserSubscriptionStatus } from "~/models/user.server";
+import { lockUser, setUserSubscriptionStatus } from "~/models/user.server";
 
 /** What Stripe says of one subscription at one moment. */
 export type SubscriptionState = {
@@ -13,10 +13,10 @@ export type SubscriptionState = {
   period: string | null;
   currentPeriodEnd: number | null;
   cancelAtPeriodEnd: boolean;
-  /** Stripe's `ended_at`: set once the subscription has ended. */
-  endedAt?: number | null;
   /** Stripe's `created` of the subscription itself. */
   stripeCreated: number;
+  /** Stripe's `ended_at`: set once the subscription has ended. */
+  endedAt?: number | null;
 };
 
 export async function getSubscriptionByStripeId(
@@ -28,6 +28,23 @@ export async function getSubscriptionByStripeId(
     .selectAll()
     .where("stripe_subscription_id", "=", stripeSubscriptionId)
     .executeTakeFirst();
+}
+
+/**
+ * The row, locked until the transaction ends: the guard below reads it,
+ * decides, then writes, and no other instance may write in between.
+ */
+async function lockSubscriptionByStripeId(
+  db: Db,
+  stripeSubscriptionId: string,
+): Promise<SubscriptionRow | undefined> {
+  return forUpdate(
+    db,
+    db
+      .selectFrom("subscriptions")
+      .selectAll()
+      .where("stripe_subscription_id", "=", stripeSubscriptionId),
+  ).executeTakeFirst();
 }
 
 /** Every subscription linked to the user, newest first. */
@@ -49,16 +66,18 @@ export async function getCurrentSubscriptionForUser(
   db: Db,
   userId: number,
 ): Promise<SubscriptionRow | undefined> {
-  // The limit is a literal, not a bound parameter: SQLite (built with STAT4,
-  // as better-sqlite3 is) plans the statement again each time it is bound.
-  return db
-    .selectFrom("subscriptions")
-    .selectAll()
-    .where("user_id", "=", userId)
-    .orderBy("stripe_created", "desc")
-    .orderBy("id", "desc")
-    .limit(sql.lit(1))
-    .executeTakeFirst();
+  return (
+    db
+      .selectFrom("subscriptions")
+      .selectAll()
+      .where("user_id", "=", userId)
+      .orderBy("stripe_created", "desc")
+      .orderBy("id", "desc")
+      // The limit is a literal, not a bound parameter: SQLite (built with STAT4,
+      // as better-sqlite3 is) plans the statement again each time it is bound.
+      .limit(sql.lit(1))
+      .executeTakeFirst()
+  );
 }
 
 // Within one second Stripe gives no order between two events. To converge
@@ -123,32 +142,42 @@ export async function applySubscriptionState(
   eventCreated: number,
   userId: number | null,
 ): Promise<boolean> {
-  const existing = await getSubscriptionByStripeId(
+  const now = new Date().toISOString();
+  // Insert first, and only then read: two instances that both found no row
+  // would both insert, and one would fail on the unique id. With DO NOTHING
+  // the second waits for the first to commit, inserts nothing, and reads
+  // (and locks) the row the first one wrote.
+  const inserted = await db
+    .insertInto("subscriptions")
+    .values({
+      user_id: userId,
+      stripe_subscription_id: state.stripeSubscriptionId,
+      stripe_customer_id: state.stripeCustomerId,
+      plan: state.plan,
+      period: state.period,
+      status: state.status,
+      current_period_end: state.currentPeriodEnd,
+      cancel_at_period_end: state.cancelAtPeriodEnd ? 1 : 0,
+      ended_at: state.endedAt ?? null,
+      stripe_created: state.stripeCreated,
+      last_event_created: eventCreated,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) => oc.column("stripe_subscription_id").doNothing())
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) {
+    if (userId !== null) await refreshUserSubscriptionStatus(db, userId);
+    return true;
+  }
+  const existing = await lockSubscriptionByStripeId(
     db,
     state.stripeSubscriptionId,
   );
-  const now = new Date().toISOString();
   if (!existing) {
-    await db
-      .insertInto("subscriptions")
-      .values({
-        user_id: userId,
-        stripe_subscription_id: state.stripeSubscriptionId,
-        stripe_customer_id: state.stripeCustomerId,
-        plan: state.plan,
-        period: state.period,
-        status: state.status,
-        current_period_end: state.currentPeriodEnd,
-        cancel_at_period_end: state.cancelAtPeriodEnd ? 1 : 0,
-        ended_at: state.endedAt ?? null,
-        stripe_created: state.stripeCreated,
-        last_event_created: eventCreated,
-        created_at: now,
-        updated_at: now,
-      })
-      .execute();
-    if (userId !== null) await refreshUserSubscriptionStatus(db, userId);
-    return true;
+    throw new Error(
+      `Subscription ${state.stripeSubscriptionId} neither inserted nor found`,
+    );
   }
 
   const linkedUserId = userId ?? existing.user_id;
@@ -212,7 +241,7 @@ export async function applyInvoiceOutcome(
     eventCreated: number;
   },
 ): Promise<boolean> {
-  const existing = await getSubscriptionByStripeId(
+  const existing = await lockSubscriptionByStripeId(
     db,
     input.stripeSubscriptionId,
   );
@@ -268,6 +297,10 @@ export async function refreshUserSubscriptionStatus(
   db: Db,
   userId: number,
 ): Promise<void> {
+  // The user's row is locked before the read: a concurrent writer of another
+  // of their subscriptions then refreshes after this one commits, and reads
+  // it, so the last write is never based on a stale read.
+  await lockUser(db, userId);
   const current = await getCurrentSubscriptionForUser(db, userId);
   await setUserSubscriptionStatus(db, userId, current?.status ?? null);
 }

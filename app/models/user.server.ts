@@ -1,4 +1,4 @@
-import type { Db } from "~/db.server";
+import { forUpdate, type Db } from "~/db.server";
 import type { UserRow } from "~/db/schema";
 
 /** Emails are compared and stored trimmed and lower-case. */
@@ -93,6 +93,14 @@ export async function setUserSubscriptionStatus(
     .set({ subscription_status: status, updated_at: new Date().toISOString() })
     .where("id", "=", userId)
     .execute();
+}
+
+/** Locks the user's row until the transaction ends (see forUpdate). */
+export async function lockUser(db: Db, userId: number): Promise<void> {
+  await forUpdate(
+    db,
+    db.selectFrom("users").select("id").where("id", "=", userId),
+  ).execute();
 }
 
 export async function deleteUser(db: Db, userId: number): Promise<void> {

@@ -1,4 +1,3 @@
-import { sql } from "kysely";
 import { http, HttpResponse } from "msw";
 import { afterEach, beforeEach, expect, test, vi } from "vitest";
 
@@ -30,6 +29,7 @@ import {
   withSubscription,
   type JsonObject,
 } from "../../tests/support/stripe-webhooks";
+import { failSubscriptionInsert } from "../../tests/support/write-failure";
 
 const logs = watchConsole();
 
@@ -305,16 +305,14 @@ test("a failure while the effects are written rolls the ledger row back too", as
   const db = await getDb();
   // Stands for a crash between the ledger insert and the subscription write,
   // both inside the one transaction.
-  await sql`create trigger fail_subscription_write before insert on subscriptions
-    when new.stripe_subscription_id = ${sql.lit(SUBSCRIPTION)}
-    begin select raise(abort, 'simulated write failure'); end`.execute(db);
+  const removeFailure = await failSubscriptionInsert(db, SUBSCRIPTION);
   const event = subscriptionCreated("evt_write_fails");
 
   let failed: Response;
   try {
     failed = await deliver(event);
   } finally {
-    await sql`drop trigger fail_subscription_write`.execute(db);
+    await removeFailure();
   }
 
   await expectRefused(failed, 500, "handler_failed");

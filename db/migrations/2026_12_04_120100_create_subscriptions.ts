@@ -1,10 +1,19 @@
-import { sql, type Kysely } from "kysely";
+import { PostgresAdapter, sql, type Kysely } from "kysely";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function up(db: Kysely<any>): Promise<void> {
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  // SQLite's integer holds 64 bits; PostgreSQL's holds 32 and would end in
+  // 2038 for unix seconds, so those columns are bigint there.
+  const unixSeconds = postgres ? "bigint" : "integer";
   await db.schema
     .createTable("subscriptions")
-    .addColumn("id", "integer", (col) => col.primaryKey().autoIncrement())
+    // PostgreSQL has no AUTOINCREMENT: an identity column is its equivalent.
+    .addColumn("id", "integer", (col) =>
+      postgres
+        ? col.primaryKey().generatedByDefaultAsIdentity()
+        : col.primaryKey().autoIncrement(),
+    )
     // Law 25: deleting a user keeps the accounting rows, unlinked.
     .addColumn("user_id", "integer", (col) =>
       col.references("users.id").onDelete("set null"),
@@ -16,15 +25,15 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("plan", "text")
     .addColumn("period", "text")
     .addColumn("status", "text", (col) => col.notNull())
-    .addColumn("current_period_end", "integer")
+    .addColumn("current_period_end", unixSeconds)
     .addColumn("cancel_at_period_end", "integer", (col) =>
       col.notNull().defaultTo(0),
     )
     // Stripe's own creation time of the subscription: it decides which one
     // is the user's current subscription.
-    .addColumn("stripe_created", "integer", (col) => col.notNull())
+    .addColumn("stripe_created", unixSeconds, (col) => col.notNull())
     // `created` of the last event applied: the order guard.
-    .addColumn("last_event_created", "integer", (col) => col.notNull())
+    .addColumn("last_event_created", unixSeconds, (col) => col.notNull())
     // Whether that event carried the whole subscription ("subscription") or
     // only an invoice's outcome ("invoice"): at equal `created`, the whole
     // subscription wins.
@@ -32,10 +41,10 @@ export async function up(db: Kysely<any>): Promise<void> {
       col.notNull().defaultTo("subscription"),
     )
     .addColumn("created_at", "text", (col) =>
-      col.notNull().defaultTo(sql`CURRENT_TIMESTAMP`),
+      col.notNull().defaultTo(currentTimestamp(postgres)),
     )
     .addColumn("updated_at", "text", (col) =>
-      col.notNull().defaultTo(sql`CURRENT_TIMESTAMP`),
+      col.notNull().defaultTo(currentTimestamp(postgres)),
     )
     .execute();
 
@@ -54,4 +63,13 @@ export async function up(db: Kysely<any>): Promise<void> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable("subscriptions").execute();
+}
+
+// SQLite's CURRENT_TIMESTAMP is UTC text, `YYYY-MM-DD HH:MM:SS`; PostgreSQL's
+// is a timestamptz that would be stored in the session's zone and another
+// format. The columns are text on both, with the same text in them.
+function currentTimestamp(postgres: boolean) {
+  return postgres
+    ? sql`to_char(now() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS')`
+    : sql`CURRENT_TIMESTAMP`;
 }
