@@ -87,6 +87,23 @@ export async function runPostgresBench(
   return results;
 }
 
+/** The runs as a Markdown table, with what was sent. */
+export function formatPostgresBench(
+  results: BenchResult[],
+  options: { subscriptions: number; concurrency: number },
+): string {
+  const { subscriptions, concurrency } = options;
+  return [
+    `\n${subscriptions} subscriptions, ${subscriptions * 8} deliveries (each event twice), ${concurrency} concurrent senders, ${os.cpus().length} CPUs\n`,
+    "| database | deliveries/s | p50 ms | p95 ms | failed |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...results.map(
+      (result) =>
+        `| ${result.label} | ${Math.round(result.deliveries / result.seconds)} | ${result.p50.toFixed(1)} | ${result.p95.toFixed(1)} | ${result.failures} |`,
+    ),
+  ].join("\n");
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -97,16 +114,7 @@ async function main(): Promise<number> {
   const subscriptions = Number(values.subscriptions);
   const concurrency = Number(values.concurrency);
   const results = await runPostgresBench({ subscriptions, concurrency });
-  console.info(
-    `\n${subscriptions} subscriptions, ${subscriptions * 8} deliveries (each event twice), ${concurrency} concurrent senders, ${os.cpus().length} CPUs\n`,
-  );
-  console.info("| database | deliveries/s | p50 ms | p95 ms | failed |");
-  console.info("| --- | ---: | ---: | ---: | ---: |");
-  for (const result of results) {
-    console.info(
-      `| ${result.label} | ${Math.round(result.deliveries / result.seconds)} | ${result.p50.toFixed(1)} | ${result.p95.toFixed(1)} | ${result.failures} |`,
-    );
-  }
+  console.info(formatPostgresBench(results, { subscriptions, concurrency }));
   return results.some((result) => result.failures > 0) ? 1 : 0;
 }
 

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 
 import { ROOT } from "../tests/support/app-server";
 import { runRound, type BenchOptions, type RoundResult } from "./benchmark";
+import { formatPostgresBench, runPostgresBench } from "./postgres";
 import { ensureBuild } from "./processes";
 import { formatGrowth, formatRound, summary, TARGETS } from "./report";
 
@@ -19,6 +20,8 @@ const usage = `Usage: npm run bench [-- options]
   --events N         the webhook's measured phase sends exactly N events
   --cpu-prof DIR     write the app server's CPU profile to DIR
   --smoke            a few hundred requests per scenario, for the tests
+  --no-postgres      skip the SQLite/PostgreSQL comparison (one and two
+                     instances on a throwaway PostgreSQL cluster)
 
 Prints a table per run, then, as its last line, one JSON object.`;
 
@@ -41,6 +44,7 @@ async function main(): Promise<number> {
       events: { type: "string" },
       "cpu-prof": { type: "string" },
       smoke: { type: "boolean", default: false },
+      "no-postgres": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -92,6 +96,7 @@ async function main(): Promise<number> {
     console.log(formatRound(round));
   }
   if (rounds.length > 1) console.log(formatGrowth(rounds));
+  if (!smoke && !values["no-postgres"]) await comparePostgres(log);
   console.log(machine());
   console.log(`Targets: ${TARGETS}`);
 
@@ -103,6 +108,23 @@ async function main(): Promise<number> {
   return rounds.every((round) => round.eventsSent === round.eventsInLedger)
     ? 0
     : 1;
+}
+
+/**
+ * The same webhook deliveries on SQLite and on PostgreSQL with one and two
+ * instances. A machine without PostgreSQL still gets the main figures and
+ * the JSON line.
+ */
+async function comparePostgres(log: (line: string) => void) {
+  const options = { subscriptions: 300, concurrency: 16 };
+  try {
+    const results = await runPostgresBench(options);
+    console.log(formatPostgresBench(results, options));
+  } catch (error) {
+    log(
+      `PostgreSQL comparison skipped: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
 }
 
 function machine(): string {
