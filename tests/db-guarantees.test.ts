@@ -53,6 +53,7 @@ test("the migrations make the same tables, columns, nullability and defaults on 
         column("cancel_at_period_end", false, true),
         column("created_at", false, true),
         column("current_period_end", true),
+        column("ended_at", true),
         column("id", false),
         column("last_event_created", false),
         column("last_event_kind", false, true),
