@@ -3,12 +3,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-import SQLite from "better-sqlite3";
 import Stripe from "stripe";
 import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
 
 import { statusLabel } from "~/billing/access";
-import type { SubscriptionRow, UserRow, WebhookEventRow } from "~/db/schema";
 
 import {
   DEMO,
@@ -23,6 +21,7 @@ import {
   startAppServer,
   type AppServer,
 } from "./support/app-server";
+import { databaseFileReader } from "./support/database-file";
 
 /**
  * The built server (`npm run build`, as `npm test` does first) driven over
@@ -49,6 +48,8 @@ const PRICE_IDS = {
 
 let tmpDir: string;
 let databaseFile: string;
+const { query, readUser, readSubscriptionsOf, readSubscription, readLedger } =
+  databaseFileReader(() => databaseFile);
 let origin: string;
 let webhookUrl: string;
 let double: StripeDouble;
@@ -514,41 +515,6 @@ function periodEndOf(subscription: Record<string, unknown> | undefined) {
   const items = subscription?.items as
     { data: { current_period_end: number }[] } | undefined;
   return items?.data[0]?.current_period_end;
-}
-
-/** Reads the server's database file as it is on disk, without writing. */
-function query<T>(sql: string, ...params: unknown[]): T[] {
-  const db = new SQLite(databaseFile, { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
-
-function readUser(email: string): UserRow {
-  const [user] = query<UserRow>("select * from users where email = ?", email);
-  if (!user) throw new Error("No such user in the database");
-  return user;
-}
-
-function readSubscriptionsOf(userId: number): SubscriptionRow[] {
-  return query<SubscriptionRow>(
-    "select * from subscriptions where user_id = ? order by id",
-    userId,
-  );
-}
-
-function readSubscription(stripeId: string): SubscriptionRow | undefined {
-  return query<SubscriptionRow>(
-    "select * from subscriptions where stripe_subscription_id = ?",
-    stripeId,
-  )[0];
-}
-
-function readLedger(eventIds: string[]): WebhookEventRow[] {
-  const rows = query<WebhookEventRow>("select * from webhook_events");
-  return eventIds.flatMap((id) => rows.filter((row) => row.id === id));
 }
 
 /** A port nobody listens on right now, from the system. */

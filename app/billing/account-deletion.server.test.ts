@@ -1,5 +1,5 @@
 import { http } from "msw";
-import { afterEach, beforeEach, expect, test, vi } from "vitest";
+import { expect, test, vi } from "vitest";
 
 import {
   ACCOUNT_DELETION_ERROR_MESSAGES,
@@ -17,23 +17,9 @@ import { getUserById, setUserStripeCustomerId } from "~/models/user.server";
 import { server } from "../../tests/mocks";
 import { STRIPE_API, stripeError, stripeMock } from "../../tests/mocks/stripe";
 import { createTestUser } from "../../tests/support/requests";
+import { captureLogs } from "../../tests/support/logs";
 
-let logs: string[] = [];
-
-beforeEach(() => {
-  logs = [];
-  for (const level of ["info", "warn", "error"] as const) {
-    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
-      logs.push(args.map(String).join(" "));
-    });
-  }
-});
-
-afterEach(() => {
-  expect(logs.join("\n")).not.toContain("@");
-  vi.unstubAllEnvs();
-  vi.restoreAllMocks();
-});
+const logs = captureLogs();
 
 test("a subscription Stripe has but whose events have not arrived yet is canceled too", async () => {
   const { user, customerId } = await withCustomer();

@@ -1,6 +1,6 @@
 import type { SerializeFrom } from "@remix-run/node";
 import { http, HttpResponse } from "msw";
-import { afterEach, beforeEach, expect, test, vi } from "vitest";
+import { expect, test, vi } from "vitest";
 
 import {
   CHECKOUT_ERROR_MESSAGES,
@@ -24,28 +24,13 @@ import {
 } from "../../tests/support/requests";
 
 import CheckoutConfirmation, { action, loader } from "./checkout.$plan";
+import { captureLogs } from "../../tests/support/logs";
 
 const SESSIONS = "/v1/checkout/sessions";
 const FORM_EXPIRED =
   "Le formulaire a expiré. Veuillez réessayer : rien n’a été envoyé.";
 
-let logs: string[] = [];
-
-beforeEach(() => {
-  logs = [];
-  for (const level of ["info", "warn", "error"] as const) {
-    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
-      logs.push(args.map(String).join(" "));
-    });
-  }
-});
-
-afterEach(() => {
-  // Whatever happened, no log line carries an email address.
-  expect(logs.join("\n")).not.toContain("@");
-  vi.unstubAllEnvs();
-  vi.restoreAllMocks();
-});
+const logs = captureLogs();
 
 test("a logged-in user is sent to Stripe Checkout with exactly the parameters the design names", async () => {
   const { user, browser } = await signedIn();

@@ -1,5 +1,5 @@
 import { http, HttpResponse } from "msw";
-import { afterEach, beforeEach, expect, test, vi } from "vitest";
+import { expect, test, vi } from "vitest";
 
 import { PORTAL_ERROR_MESSAGES } from "~/billing/portal.server";
 import { getDb } from "~/db.server";
@@ -17,25 +17,11 @@ import {
 } from "../../tests/support/requests";
 
 import { action, loader } from "./compte.portail";
+import { captureLogs } from "../../tests/support/logs";
 
 const PORTAL_SESSIONS = "/v1/billing_portal/sessions";
 
-let logs: string[] = [];
-
-beforeEach(() => {
-  logs = [];
-  for (const level of ["info", "warn", "error"] as const) {
-    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
-      logs.push(args.map(String).join(" "));
-    });
-  }
-});
-
-afterEach(() => {
-  expect(logs.join("\n")).not.toContain("@");
-  vi.unstubAllEnvs();
-  vi.restoreAllMocks();
-});
+const logs = captureLogs();
 
 test("a customer is sent (303) to a portal session of their own customer that comes back to APP_URL's /compte", async () => {
   const { user, customerId, browser } = await customer();

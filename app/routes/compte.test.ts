@@ -1,6 +1,6 @@
 import type { SerializeFrom } from "@remix-run/node";
 import { http } from "msw";
-import { afterEach, beforeEach, expect, test, vi } from "vitest";
+import { expect, test } from "vitest";
 
 import { ACCOUNT_DELETION_ERROR_MESSAGES } from "~/billing/account-deletion.server";
 import { readSubscriptionState } from "~/billing/stripe-objects.server";
@@ -32,6 +32,7 @@ import { renderRoute } from "../../tests/support/render";
 import { deliver } from "../../tests/support/stripe-webhooks";
 
 import AccountPage, { action, loader } from "./compte";
+import { captureLogs } from "../../tests/support/logs";
 
 // 22 h 30 on December 31 in Toronto, already January 1 in UTC: the page must
 // show Toronto's date.
@@ -47,23 +48,7 @@ const UTC_DATE = new Intl.DateTimeFormat("fr-CA", {
 
 const DELETE_INTENT = "supprimer-compte";
 
-let logs: string[] = [];
-
-beforeEach(() => {
-  logs = [];
-  for (const level of ["info", "warn", "error"] as const) {
-    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
-      logs.push(args.map(String).join(" "));
-    });
-  }
-});
-
-afterEach(() => {
-  // Whatever happened, no log line carries an email address.
-  expect(logs.join("\n")).not.toContain("@");
-  vi.unstubAllEnvs();
-  vi.restoreAllMocks();
-});
+const logs = captureLogs();
 
 test("an anonymous visitor is sent to log in and back to the account", async () => {
   const response = await responseOf(() =>

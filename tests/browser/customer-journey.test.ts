@@ -3,12 +3,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-import SQLite from "better-sqlite3";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
 
 import { statusLabel } from "~/billing/access";
-import type { SubscriptionRow, UserRow } from "~/db/schema";
 
 import {
   priceSeedsFromEnv,
@@ -33,6 +31,7 @@ import {
   waitForHydration,
   type ShutInContext,
 } from "../support/browser";
+import { databaseFileReader } from "../support/database-file";
 
 /**
  * The customer's whole journey in Chromium, against the built server and
@@ -69,6 +68,8 @@ const JOURNEY_TIMEOUT = 120_000;
 
 let tmpDir: string;
 let databaseFile: string;
+const { findUser, readUser, readSubscriptionsOf, readSubscription } =
+  databaseFileReader(() => databaseFile);
 let origin: string;
 let webhookUrl: string;
 let double: StripeDouble | undefined;
@@ -447,38 +448,4 @@ function requireBrowser(): Browser {
 function stripeDouble(): StripeDouble {
   if (!double) throw new Error("The Stripe double did not start");
   return double;
-}
-
-/** Reads the server's database file as it is on disk, without writing. */
-function query<T>(sql: string, ...params: unknown[]): T[] {
-  const db = new SQLite(databaseFile, { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
-
-function findUser(email: string): UserRow | undefined {
-  return query<UserRow>("select * from users where email = ?", email)[0];
-}
-
-function readUser(email: string): UserRow {
-  const user = findUser(email);
-  if (!user) throw new Error(`No user ${email} in the database`);
-  return user;
-}
-
-function readSubscriptionsOf(userId: number): SubscriptionRow[] {
-  return query<SubscriptionRow>(
-    "select * from subscriptions where user_id = ? order by id",
-    userId,
-  );
-}
-
-function readSubscription(stripeId: string): SubscriptionRow | undefined {
-  return query<SubscriptionRow>(
-    "select * from subscriptions where stripe_subscription_id = ?",
-    stripeId,
-  )[0];
 }
