@@ -45,9 +45,11 @@ export function openDatabase(file: string): Db {
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   }
   const sqlite = new SQLite(file);
+  // The busy timeout first: switching a new file to WAL takes a lock, and
+  // another process opening the same file at once must wait for it too.
+  sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("foreign_keys = ON");
-  sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("synchronous = NORMAL");
   const checkpointer = file === ":memory:" ? null : startCheckpointer(file);
   if (checkpointer) {
@@ -70,6 +72,7 @@ const CHECKPOINTER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const SQLite = require(workerData.driver);
 const sqlite = new SQLite(workerData.file);
+sqlite.pragma("busy_timeout = 5000");
 sqlite.pragma("synchronous = NORMAL");
 const timer = setInterval(() => {
   try {
@@ -103,15 +106,29 @@ function startCheckpointer(file: string) {
     },
   });
   worker.unref();
+  let running = true;
+  worker.once("exit", () => {
+    running = false;
+  });
   worker.on("error", (error) => {
     console.error(`[db] checkpoint worker failed: ${error.message}`);
   });
   return {
     stop() {
+      if (!running) return;
+      // Remembered so closeDb() can wait until the worker's connection to
+      // the file is closed too (tests delete the file right after).
+      const exited = new Promise<void>((resolve) => {
+        worker.once("exit", () => resolve());
+      });
+      stoppingCheckpointers.add(exited);
+      void exited.then(() => stoppingCheckpointers.delete(exited));
       worker.postMessage("stop");
     },
   };
 }
+
+const stoppingCheckpointers = new Set<Promise<void>>();
 
 // Far more than the app's distinct queries; a bound all the same, in case
 // some query's text ever varies with its input (an `in (?, ?, …)` list).
@@ -234,6 +251,7 @@ export async function closeDb(): Promise<void> {
   const open = current;
   current = undefined;
   if (open) await (await open.ready).destroy();
+  await Promise.all(stoppingCheckpointers);
 }
 
 /**
