@@ -28,7 +28,8 @@ import { getEnv, sqlitePathFromUrl } from "~/env.server";
 export type Db = Kysely<Database>;
 export type Trx = Transaction<Database>;
 
-class ListedMigrationProvider implements MigrationProvider {
+/** The migrations of db/migrations/index.ts, for every Migrator. */
+export class ListedMigrationProvider implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
     return migrations;
   }

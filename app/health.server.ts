@@ -1,7 +1,6 @@
-import { Migrator, sql, type Migration } from "kysely";
+import { Migrator, sql } from "kysely";
 
-import { migrations } from "../db/migrations";
-import { getDb, type Db } from "~/db.server";
+import { getDb, ListedMigrationProvider, type Db } from "~/db.server";
 import { getEnv } from "~/env.server";
 
 export type Health = {
@@ -50,9 +49,7 @@ export async function checkHealth(
 async function pendingMigrations(db: Db): Promise<string[] | null> {
   const migrator = new Migrator({
     db,
-    provider: {
-      getMigrations: async (): Promise<Record<string, Migration>> => migrations,
-    },
+    provider: new ListedMigrationProvider(),
   });
   try {
     const all = await migrator.getMigrations();

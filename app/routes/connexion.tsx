@@ -11,6 +11,7 @@ import { safeRedirect } from "remix-utils/safe-redirect";
 import { z } from "zod";
 
 import { requireValidCsrf } from "~/auth/csrf.server";
+import { emailField, requiredText } from "~/auth/form-fields.server";
 import { hashPassword, verifyPassword } from "~/auth/password.server";
 import { createUserSession, getUser } from "~/auth/session.server";
 import { SubmitButton } from "~/components/submit-button";
@@ -28,28 +29,14 @@ const DEFAULT_REDIRECT = "/compte";
 const PASSWORD_INPUT_LIMIT = 1024;
 
 const INVALID_CREDENTIALS = "Adresse courriel ou mot de passe incorrect.";
-const EMAIL_REQUIRED = "Entrez votre adresse courriel.";
 const PASSWORD_REQUIRED = "Entrez votre mot de passe.";
 
 // Built on call rather than at load: only the action uses it, and a
 // module-level schema would ship zod to the browser for nothing.
 function loginFormSchema() {
   return z.object({
-    email: z
-      .string({
-        required_error: EMAIL_REQUIRED,
-        invalid_type_error: EMAIL_REQUIRED,
-      })
-      .trim()
-      .min(1, EMAIL_REQUIRED)
-      .max(254, "Cette adresse courriel est trop longue.")
-      .email("Entrez une adresse courriel valide, par exemple nom@exemple.ca."),
-    password: z
-      .string({
-        required_error: PASSWORD_REQUIRED,
-        invalid_type_error: PASSWORD_REQUIRED,
-      })
-      .min(1, PASSWORD_REQUIRED),
+    email: emailField(),
+    password: requiredText(PASSWORD_REQUIRED),
   });
 }
 
