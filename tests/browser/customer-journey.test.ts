@@ -421,6 +421,9 @@ async function accountFacts(page: Page): Promise<Record<string, string>> {
   const section = page.locator("section", {
     has: page.getByRole("heading", { name: "Abonnement" }),
   });
+  // With JavaScript the URL changes before the new page renders, and
+  // allTextContents does not wait: wait for the section's facts first.
+  await section.locator("dt").first().waitFor();
   const terms = await section.locator("dt").allTextContents();
   const values = await section.locator("dd").allTextContents();
   return Object.fromEntries(terms.map((term, i) => [term, values[i] ?? ""]));
