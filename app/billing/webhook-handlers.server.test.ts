@@ -13,6 +13,7 @@ import { TEST_ENV } from "../../tests/support/env";
 import {
   addUser,
   checkoutMetadata,
+  deliver,
   deliverOk,
   eventFixture,
   ledgerRows,
@@ -538,6 +539,25 @@ test("a subscription of a customer Stripe does not know is kept unlinked instead
   expect((await ledgerRows()).map((row) => row.id)).toContain(
     "evt_unknown_customer",
   );
+});
+
+test("a redelivered subscription event of an unknown customer does not ask Stripe for the customer again", async () => {
+  seedCustomer("cus_asked_once", null);
+  const event = eventFixture(
+    "openapi__customer.subscription.created__2026__wrapped.json",
+    { id: "evt_asked_once", created: T },
+    (object) =>
+      withSubscription(object, spec("sub_asked_once", "cus_asked_once")),
+  );
+  await deliverOk(event);
+
+  const again = await deliver(event);
+
+  expect(await again.json()).toEqual({ received: true, duplicate: true });
+  expect(
+    stripeMock.requestsTo("GET", "/v1/customers/cus_asked_once"),
+  ).toHaveLength(1);
+  expect(await ledgerRows()).toHaveLength(1);
 });
 
 test("an invoice whose email names the user of an unclaimed subscription links it", async () => {

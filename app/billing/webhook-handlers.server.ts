@@ -12,6 +12,7 @@ import {
 } from "~/billing/stripe-objects.server";
 import { getStripe, Stripe } from "~/billing/stripe.server";
 import { writeTransaction, type Db } from "~/db.server";
+import type { SubscriptionRow } from "~/db/schema";
 import {
   applyInvoiceOutcome,
   applySubscriptionState,
@@ -61,6 +62,12 @@ export type ProcessResult = {
 
 type Apply = (trx: Db) => Promise<void>;
 
+/**
+ * What preparing an event gives: its effects, null when it has none, or
+ * "duplicate" when the ledger already held it before a call to Stripe.
+ */
+type Prepared = Apply | null | "duplicate";
+
 const CHECKOUT_EVENTS = new Set([
   "checkout.session.completed",
   "checkout.session.async_payment_succeeded",
@@ -92,13 +99,17 @@ export class StripeNotConfiguredError extends Error {
  * Runs one verified event: nothing when its id is in the ledger already,
  * otherwise its effects and its ledger row in one transaction, so a crash
  * leaves neither.
+ *
+ * The ledger decides inside the transaction. It is read before only where
+ * preparing would call Stripe's API (see alreadyRecorded): a redelivered
+ * event then costs Stripe nothing, and the others skip a read.
  */
 export async function processStripeEvent(
   db: Db,
   event: StripeEvent,
 ): Promise<ProcessResult> {
-  if (await getWebhookEvent(db, event.id)) return { outcome: "duplicate" };
   const apply = await prepare(db, event);
+  if (apply === "duplicate") return { outcome: "duplicate" };
   const outcome: WebhookOutcome = apply ? "handled" : "ignored";
   const recorded = await writeTransaction(db, async (trx) => {
     // The ledger row goes first: a concurrent delivery of the same id that
@@ -110,7 +121,7 @@ export async function processStripeEvent(
   return { outcome: recorded ? outcome : "duplicate" };
 }
 
-async function prepare(db: Db, event: StripeEvent): Promise<Apply | null> {
+async function prepare(db: Db, event: StripeEvent): Promise<Prepared> {
   if (CHECKOUT_EVENTS.has(event.type)) return prepareCheckout(db, event);
   if (SUBSCRIPTION_EVENTS.has(event.type)) {
     return prepareSubscription(db, event);
@@ -120,10 +131,7 @@ async function prepare(db: Db, event: StripeEvent): Promise<Apply | null> {
   return null;
 }
 
-async function prepareCheckout(
-  db: Db,
-  event: StripeEvent,
-): Promise<Apply | null> {
+async function prepareCheckout(db: Db, event: StripeEvent): Promise<Prepared> {
   const session = event.object;
   if (session.mode !== "subscription") return null;
   const subscriptionId = idOfKind(session.subscription, "sub_");
@@ -131,9 +139,13 @@ async function prepareCheckout(
   if (!subscriptionId) return null;
   // A completed session is not a payment: the status comes from the
   // subscription itself, read now because the session carries only its id.
-  const subscription = isJsonObject(session.subscription)
-    ? session.subscription
-    : await retrieveSubscription(subscriptionId);
+  let subscription: JsonObject;
+  if (isJsonObject(session.subscription)) {
+    subscription = session.subscription;
+  } else {
+    if (await alreadyRecorded(db, event)) return "duplicate";
+    subscription = await retrieveSubscription(subscriptionId);
+  }
   const state = readSubscriptionState(subscription);
   const hints: UserHints = {
     customerId: sessionCustomerId ?? state.stripeCustomerId,
@@ -150,7 +162,10 @@ async function prepareCheckout(
   };
 }
 
-async function prepareSubscription(db: Db, event: StripeEvent): Promise<Apply> {
+async function prepareSubscription(
+  db: Db,
+  event: StripeEvent,
+): Promise<Prepared> {
   const state = readSubscriptionState(event.object);
   if (event.type === "customer.subscription.deleted") {
     // Some payloads still say `active` at deletion; the subscription is over.
@@ -162,6 +177,7 @@ async function prepareSubscription(db: Db, event: StripeEvent): Promise<Apply> {
     email: null,
   };
   if (await needsCustomerEmail(db, state, hints)) {
+    if (await alreadyRecorded(db, event)) return "duplicate";
     hints.email = await retrieveCustomerEmail(state.stripeCustomerId);
   }
   return async (trx) => {
@@ -184,23 +200,18 @@ function prepareInvoice(
     email: emailOf(invoice.customer_email),
   };
   return async (trx) => {
-    await applyInvoiceOutcome(trx, {
+    const { row } = await applyInvoiceOutcome(trx, {
       stripeSubscriptionId: subscriptionId,
       outcome,
       eventCreated: event.created,
     });
-    await linkIfUnlinked(trx, subscriptionId, hints);
+    if (row) await linkIfUnlinked(trx, row, hints);
   };
 }
 
 /** An invoice can name the user of a subscription stored without one. */
-async function linkIfUnlinked(
-  trx: Db,
-  stripeSubscriptionId: string,
-  hints: UserHints,
-) {
-  const row = await getSubscriptionByStripeId(trx, stripeSubscriptionId);
-  if (!row || row.user_id !== null) return;
+async function linkIfUnlinked(trx: Db, row: SubscriptionRow, hints: UserHints) {
+  if (row.user_id !== null) return;
   const userId = await resolveUser(trx, {
     ...hints,
     customerId: hints.customerId ?? row.stripe_customer_id,
@@ -269,6 +280,15 @@ async function needsCustomerEmail(
   }
   const row = await getSubscriptionByStripeId(db, state.stripeSubscriptionId);
   return row?.user_id == null;
+}
+
+/**
+ * Read before a call to Stripe's API: a redelivered event must not cost a
+ * request (Stripe's rate limits are shared with the whole account). The
+ * transaction's ledger insert still decides: this read only saves the call.
+ */
+async function alreadyRecorded(db: Db, event: StripeEvent): Promise<boolean> {
+  return (await getWebhookEvent(db, event.id)) !== undefined;
 }
 
 async function retrieveSubscription(id: string): Promise<JsonObject> {

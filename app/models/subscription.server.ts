@@ -66,17 +66,19 @@ export async function getCurrentSubscriptionForUser(
   db: Db,
   userId: number,
 ): Promise<SubscriptionRow | undefined> {
+  return currentSubscriptionOf(db, userId).selectAll().executeTakeFirst();
+}
+
+function currentSubscriptionOf(db: Db, userId: number) {
   return (
     db
       .selectFrom("subscriptions")
-      .selectAll()
       .where("user_id", "=", userId)
       .orderBy("stripe_created", "desc")
       .orderBy("id", "desc")
       // The limit is a literal, not a bound parameter: SQLite (built with STAT4,
       // as better-sqlite3 is) plans the statement again each time it is bound.
       .limit(sql.lit(1))
-      .executeTakeFirst()
   );
 }
 
@@ -143,41 +145,44 @@ export async function applySubscriptionState(
   userId: number | null,
 ): Promise<boolean> {
   const now = new Date().toISOString();
-  // Insert first, and only then read: two instances that both found no row
-  // would both insert, and one would fail on the unique id. With DO NOTHING
-  // the second waits for the first to commit, inserts nothing, and reads
-  // (and locks) the row the first one wrote.
-  const inserted = await db
-    .insertInto("subscriptions")
-    .values({
-      user_id: userId,
-      stripe_subscription_id: state.stripeSubscriptionId,
-      stripe_customer_id: state.stripeCustomerId,
-      plan: state.plan,
-      period: state.period,
-      status: state.status,
-      current_period_end: state.currentPeriodEnd,
-      cancel_at_period_end: state.cancelAtPeriodEnd ? 1 : 0,
-      ended_at: state.endedAt ?? null,
-      stripe_created: state.stripeCreated,
-      last_event_created: eventCreated,
-      created_at: now,
-      updated_at: now,
-    })
-    .onConflict((oc) => oc.column("stripe_subscription_id").doNothing())
-    .executeTakeFirst();
-  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) {
-    if (userId !== null) await refreshUserSubscriptionStatus(db, userId);
-    return true;
-  }
-  const existing = await lockSubscriptionByStripeId(
+  let existing = await lockSubscriptionByStripeId(
     db,
     state.stripeSubscriptionId,
   );
   if (!existing) {
-    throw new Error(
-      `Subscription ${state.stripeSubscriptionId} neither inserted nor found`,
-    );
+    // Another instance may insert the same subscription at the same moment:
+    // with DO NOTHING the second insert waits for the first to commit,
+    // inserts nothing, and the row the first one wrote is read (and locked)
+    // below, so two instances never make two rows nor fail on the unique id.
+    const inserted = await db
+      .insertInto("subscriptions")
+      .values({
+        user_id: userId,
+        stripe_subscription_id: state.stripeSubscriptionId,
+        stripe_customer_id: state.stripeCustomerId,
+        plan: state.plan,
+        period: state.period,
+        status: state.status,
+        current_period_end: state.currentPeriodEnd,
+        cancel_at_period_end: state.cancelAtPeriodEnd ? 1 : 0,
+        ended_at: state.endedAt ?? null,
+        stripe_created: state.stripeCreated,
+        last_event_created: eventCreated,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) => oc.column("stripe_subscription_id").doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) {
+      if (userId !== null) await refreshUserSubscriptionStatus(db, userId);
+      return true;
+    }
+    existing = await lockSubscriptionByStripeId(db, state.stripeSubscriptionId);
+    if (!existing) {
+      throw new Error(
+        `Subscription ${state.stripeSubscriptionId} neither inserted nor found`,
+      );
+    }
   }
 
   const linkedUserId = userId ?? existing.user_id;
@@ -231,7 +236,8 @@ export type InvoiceOutcome = "paid" | "payment_failed";
  * ends a payment problem, a failed one starts one. It is a hint that
  * Stripe's own customer.subscription.updated confirms: it applies only to a
  * stored row, only when strictly newer than the row's last event, and only
- * to the statuses it can move.
+ * to the statuses it can move. Returns the row as it was read (locked), so
+ * the caller need not read it again.
  */
 export async function applyInvoiceOutcome(
   db: Db,
@@ -240,16 +246,13 @@ export async function applyInvoiceOutcome(
     outcome: InvoiceOutcome;
     eventCreated: number;
   },
-): Promise<boolean> {
-  const existing = await lockSubscriptionByStripeId(
-    db,
-    input.stripeSubscriptionId,
-  );
-  if (!existing || input.eventCreated <= existing.last_event_created) {
-    return false;
+): Promise<{ applied: boolean; row: SubscriptionRow | undefined }> {
+  const row = await lockSubscriptionByStripeId(db, input.stripeSubscriptionId);
+  if (!row || input.eventCreated <= row.last_event_created) {
+    return { applied: false, row };
   }
-  const next = nextStatusAfterInvoice(existing.status, input.outcome);
-  if (next === existing.status) return false;
+  const next = nextStatusAfterInvoice(row.status, input.outcome);
+  if (next === row.status) return { applied: false, row };
   await db
     .updateTable("subscriptions")
     .set({
@@ -258,12 +261,12 @@ export async function applyInvoiceOutcome(
       last_event_kind: "invoice",
       updated_at: new Date().toISOString(),
     })
-    .where("id", "=", existing.id)
+    .where("id", "=", row.id)
     .execute();
-  if (existing.user_id !== null) {
-    await refreshUserSubscriptionStatus(db, existing.user_id);
+  if (row.user_id !== null) {
+    await refreshUserSubscriptionStatus(db, row.user_id);
   }
-  return true;
+  return { applied: true, row };
 }
 
 function nextStatusAfterInvoice(status: string, outcome: InvoiceOutcome) {
@@ -297,10 +300,14 @@ export async function refreshUserSubscriptionStatus(
   db: Db,
   userId: number,
 ): Promise<void> {
-  // The user's row is locked before the read: a concurrent writer of another
-  // of their subscriptions then refreshes after this one commits, and reads
-  // it, so the last write is never based on a stale read.
+  // Locked first (on PostgreSQL): a statement reads as of its start, so the
+  // update below must start after a concurrent writer of another of the
+  // user's subscriptions has committed, or it would write a stale status.
   await lockUser(db, userId);
-  const current = await getCurrentSubscriptionForUser(db, userId);
-  await setUserSubscriptionStatus(db, userId, current?.status ?? null);
+  // Read and written in one statement; no subscription leaves it null.
+  await setUserSubscriptionStatus(
+    db,
+    userId,
+    currentSubscriptionOf(db, userId).select("status").$asScalar(),
+  );
 }

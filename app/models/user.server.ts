@@ -1,4 +1,6 @@
-import { forUpdate, type Db } from "~/db.server";
+import type { Expression } from "kysely";
+
+import { isPostgres, type Db } from "~/db.server";
 import type { UserRow } from "~/db/schema";
 
 /** Emails are compared and stored trimmed and lower-case. */
@@ -83,10 +85,14 @@ export async function setUserStripeCustomerId(
   return user?.stripe_customer_id ?? null;
 }
 
+/**
+ * Sets the status the user row mirrors: a value, or a subquery that the same
+ * statement evaluates (one statement instead of a read and a write).
+ */
 export async function setUserSubscriptionStatus(
   db: Db,
   userId: number,
-  status: string | null,
+  status: string | null | Expression<string | null>,
 ): Promise<void> {
   await db
     .updateTable("users")
@@ -95,12 +101,19 @@ export async function setUserSubscriptionStatus(
     .execute();
 }
 
-/** Locks the user's row until the transaction ends (see forUpdate). */
+/**
+ * Locks the user's row until the transaction ends. Only PostgreSQL has row
+ * locks to take: on SQLite the write transaction already holds the one
+ * write lock (see forUpdate), and the read would be a statement for nothing.
+ */
 export async function lockUser(db: Db, userId: number): Promise<void> {
-  await forUpdate(
-    db,
-    db.selectFrom("users").select("id").where("id", "=", userId),
-  ).execute();
+  if (!isPostgres(db)) return;
+  await db
+    .selectFrom("users")
+    .select("id")
+    .where("id", "=", userId)
+    .forUpdate()
+    .execute();
 }
 
 export async function deleteUser(db: Db, userId: number): Promise<void> {
