@@ -132,6 +132,21 @@ function stateOfRow(row: SubscriptionRow) {
   };
 }
 
+/** The columns that hold Stripe's state of a subscription as of an event. */
+function stateColumns(state: SubscriptionState, eventCreated: number) {
+  return {
+    stripe_customer_id: state.stripeCustomerId,
+    plan: state.plan,
+    period: state.period,
+    status: state.status,
+    current_period_end: state.currentPeriodEnd,
+    cancel_at_period_end: state.cancelAtPeriodEnd ? 1 : 0,
+    ended_at: state.endedAt ?? null,
+    stripe_created: state.stripeCreated,
+    last_event_created: eventCreated,
+  };
+}
+
 /**
  * Stores Stripe's state of a subscription as of `eventCreated`, unless the
  * row already holds a later one. `userId` links the row when known; a row
@@ -157,17 +172,9 @@ export async function applySubscriptionState(
     const inserted = await db
       .insertInto("subscriptions")
       .values({
+        ...stateColumns(state, eventCreated),
         user_id: userId,
         stripe_subscription_id: state.stripeSubscriptionId,
-        stripe_customer_id: state.stripeCustomerId,
-        plan: state.plan,
-        period: state.period,
-        status: state.status,
-        current_period_end: state.currentPeriodEnd,
-        cancel_at_period_end: state.cancelAtPeriodEnd ? 1 : 0,
-        ended_at: state.endedAt ?? null,
-        stripe_created: state.stripeCreated,
-        last_event_created: eventCreated,
         created_at: now,
         updated_at: now,
       })
@@ -199,17 +206,11 @@ export async function applySubscriptionState(
     await db
       .updateTable("subscriptions")
       .set({
+        ...stateColumns(state, eventCreated),
         user_id: linkedUserId,
-        stripe_customer_id: state.stripeCustomerId,
         // A price unknown to this configuration keeps what was known.
         plan: state.plan ?? existing.plan,
         period: state.period ?? existing.period,
-        status: state.status,
-        current_period_end: state.currentPeriodEnd,
-        cancel_at_period_end: state.cancelAtPeriodEnd ? 1 : 0,
-        ended_at: state.endedAt ?? null,
-        stripe_created: state.stripeCreated,
-        last_event_created: eventCreated,
         last_event_kind: "subscription",
         updated_at: now,
       })
