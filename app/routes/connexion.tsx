@@ -14,6 +14,7 @@ import { requireValidCsrf } from "~/auth/csrf.server";
 import { emailField, requiredText } from "~/auth/form-fields.server";
 import { hashPassword, verifyPassword } from "~/auth/password.server";
 import { createUserSession, getUser } from "~/auth/session.server";
+import { FormField } from "~/components/form-field";
 import { SubmitButton } from "~/components/submit-button";
 import { getDb } from "~/db.server";
 import {
@@ -156,54 +157,34 @@ export default function LoginPage() {
           </p>
         ) : null}
 
-        <label htmlFor="connexion-email">Adresse courriel</label>
-        <input
-          ref={emailRef}
+        <FormField
           id="connexion-email"
+          label="Adresse courriel"
+          inputRef={emailRef}
           name="email"
           type="email"
           autoComplete="username"
           required
           defaultValue={actionData?.values.email ?? ""}
           autoFocus={firstInvalid === emailRef}
-          aria-invalid={emailError ? true : undefined}
-          aria-describedby={
-            errors.email
-              ? "connexion-email-erreur"
-              : errors.form
-                ? "connexion-erreur"
-                : undefined
-          }
+          error={errors.email}
+          invalid={Boolean(emailError)}
+          describedBy={[!errors.email && errors.form && "connexion-erreur"]}
         />
-        {errors.email ? (
-          <p id="connexion-email-erreur" className="field-error">
-            {errors.email}
-          </p>
-        ) : null}
 
-        <label htmlFor="connexion-password">Mot de passe</label>
-        <input
-          ref={passwordRef}
+        <FormField
           id="connexion-password"
+          label="Mot de passe"
+          inputRef={passwordRef}
           name="password"
           type="password"
           autoComplete="current-password"
           required
           autoFocus={firstInvalid === passwordRef}
-          aria-invalid={passwordError ? true : undefined}
-          aria-describedby={
-            errors.password
-              ? "connexion-password-erreur"
-              : errors.form
-                ? "connexion-erreur"
-                : undefined
-          }
+          error={errors.password}
+          invalid={Boolean(passwordError)}
+          describedBy={[!errors.password && errors.form && "connexion-erreur"]}
         />
-        {errors.password ? (
-          <p id="connexion-password-erreur" className="field-error">
-            {errors.password}
-          </p>
-        ) : null}
 
         <p>
           <SubmitButton pendingLabel="Connexion…">Se connecter</SubmitButton>

@@ -16,6 +16,7 @@ import { requireValidCsrf } from "~/auth/csrf.server";
 import { emailField, requiredText } from "~/auth/form-fields.server";
 import { hashPassword } from "~/auth/password.server";
 import { createUserSession, getUser } from "~/auth/session.server";
+import { FormField } from "~/components/form-field";
 import { SubmitButton } from "~/components/submit-button";
 import { getDb } from "~/db.server";
 import { createUser, maskEmail, normalizeEmail } from "~/models/user.server";
@@ -158,10 +159,10 @@ export default function SignUpPage() {
           </p>
         ) : null}
 
-        <label htmlFor="inscription-email">Adresse courriel</label>
-        <input
-          ref={emailRef}
+        <FormField
           id="inscription-email"
+          label="Adresse courriel"
+          inputRef={emailRef}
           name="email"
           type="email"
           autoComplete="email"
@@ -169,21 +170,13 @@ export default function SignUpPage() {
           maxLength={254}
           defaultValue={actionData?.values.email ?? ""}
           autoFocus={firstInvalid === emailRef}
-          aria-invalid={errors.email ? true : undefined}
-          aria-describedby={
-            errors.email ? "inscription-email-erreur" : undefined
-          }
+          error={errors.email}
         />
-        {errors.email ? (
-          <p id="inscription-email-erreur" className="field-error">
-            {errors.email}
-          </p>
-        ) : null}
 
-        <label htmlFor="inscription-password">Mot de passe</label>
-        <input
-          ref={passwordRef}
+        <FormField
           id="inscription-password"
+          label="Mot de passe"
+          inputRef={passwordRef}
           name="password"
           type="password"
           autoComplete="new-password"
@@ -191,21 +184,13 @@ export default function SignUpPage() {
           minLength={PASSWORD_MIN_LENGTH}
           maxLength={PASSWORD_MAX_LENGTH}
           autoFocus={firstInvalid === passwordRef}
-          aria-invalid={errors.password ? true : undefined}
-          aria-describedby={
-            errors.password
-              ? "inscription-password-erreur inscription-password-aide"
-              : "inscription-password-aide"
-          }
-        />
-        <p id="inscription-password-aide">
-          Au moins {PASSWORD_MIN_LENGTH} caractères.
-        </p>
-        {errors.password ? (
-          <p id="inscription-password-erreur" className="field-error">
-            {errors.password}
+          error={errors.password}
+          describedBy={["inscription-password-aide"]}
+        >
+          <p id="inscription-password-aide">
+            Au moins {PASSWORD_MIN_LENGTH} caractères.
           </p>
-        ) : null}
+        </FormField>
 
         <p>
           <SubmitButton pendingLabel="Création du compte…">

@@ -296,9 +296,11 @@ async function journey(input: {
     page,
     "Mot de passe incorrect : votre compte n’a pas été supprimé.",
   );
-  expect(await page.evaluate(() => document.activeElement?.id)).toBe(
-    "suppression-password",
-  );
+  // Without JavaScript the browser applies `autofocus` at its next
+  // rendering opportunity, which can come after the text is in the page.
+  await expect
+    .poll(() => page.evaluate(() => document.activeElement?.id))
+    .toBe("suppression-password");
   expect(await password.getAttribute("aria-invalid")).toBe("true");
   await audit(page);
   expect(readUser(email).id).toBe(user.id);
