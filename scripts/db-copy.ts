@@ -11,12 +11,7 @@ import {
   openPostgres,
   redactDatabaseUrl,
 } from "~/db/postgres.server";
-import type {
-  Database,
-  SubscriptionRow,
-  UserRow,
-  WebhookEventRow,
-} from "~/db/schema";
+import type { Database } from "~/db/schema";
 import { sqlitePathFromUrl } from "~/env.server";
 
 /**
@@ -69,68 +64,12 @@ export async function copySqliteToPostgres(
   try {
     await checkSourceIsMigrated(source);
     await migrateToLatest(target, options.log ?? (() => {}));
-    const size = options.batchSize ?? 500;
+    const copy = (table: CopiedTable) =>
+      copyTable(source, target, table, options.batchSize ?? 500, options);
     const report: CopyReport = {
-      users: await copyRows<number, UserRow>(target, "users", 0, options, {
-        read: (after) =>
-          source
-            .selectFrom("users")
-            .selectAll()
-            .where("id", ">", after)
-            .orderBy("id")
-            .limit(size)
-            .execute(),
-        write: (trx, rows) =>
-          trx
-            .insertInto("users")
-            .values(rows)
-            .onConflict((oc) => oc.column("id").doNothing())
-            .executeTakeFirst(),
-      }),
-      subscriptions: await copyRows<number, SubscriptionRow>(
-        target,
-        "subscriptions",
-        0,
-        options,
-        {
-          read: (after) =>
-            source
-              .selectFrom("subscriptions")
-              .selectAll()
-              .where("id", ">", after)
-              .orderBy("id")
-              .limit(size)
-              .execute(),
-          write: (trx, rows) =>
-            trx
-              .insertInto("subscriptions")
-              .values(rows)
-              .onConflict((oc) => oc.column("id").doNothing())
-              .executeTakeFirst(),
-        },
-      ),
-      webhook_events: await copyRows<string, WebhookEventRow>(
-        target,
-        "webhook_events",
-        "",
-        options,
-        {
-          read: (after) =>
-            source
-              .selectFrom("webhook_events")
-              .selectAll()
-              .where("id", ">", after)
-              .orderBy("id")
-              .limit(size)
-              .execute(),
-          write: (trx, rows) =>
-            trx
-              .insertInto("webhook_events")
-              .values(rows)
-              .onConflict((oc) => oc.column("id").doNothing())
-              .executeTakeFirst(),
-        },
-      ),
+      users: await copy("users"),
+      subscriptions: await copy("subscriptions"),
+      webhook_events: await copy("webhook_events"),
     };
     // Explicit ids do not move PostgreSQL's identity sequences: without
     // this, the next sign-up would be given id 1 and fail.
@@ -164,32 +103,40 @@ async function checkSourceIsMigrated(source: Kysely<Database>) {
   }
 }
 
+type CopiedTable = keyof CopyReport;
+
 /**
  * Copies one table in id order, a batch per transaction. Conflicts count on
- * the id only (see `write`): a row already copied is skipped, anything else
- * is an error the operator must see.
+ * the id only: a row already copied is skipped, anything else (the same
+ * email under another id) is an error the operator must see.
  */
-async function copyRows<Key extends string | number, Row extends { id: Key }>(
+async function copyTable(
+  source: Kysely<Database>,
   target: Db,
-  table: keyof CopyReport,
-  before: Key,
+  table: CopiedTable,
+  size: number,
   options: CopyOptions,
-  io: {
-    read: (after: Key) => Promise<Row[]>;
-    write: (
-      trx: Db,
-      rows: Row[],
-    ) => Promise<{ numInsertedOrUpdatedRows?: bigint }>;
-  },
 ): Promise<{ copied: number; alreadyThere: number }> {
   const counts = { copied: 0, alreadyThere: 0 };
-  let after = before;
+  // The ledger's ids are text ("evt_…"), the others' numbers: each starts
+  // below its smallest possible id.
+  let after: string | number = table === "webhook_events" ? "" : 0;
   for (;;) {
-    const rows = await io.read(after);
+    const rows = await source
+      .selectFrom(table)
+      .selectAll()
+      .where("id", ">", after)
+      .orderBy("id")
+      .limit(size)
+      .execute();
     const last = rows.at(-1);
     if (!last) break;
     const copied = await target.transaction().execute(async (trx) => {
-      const result = await io.write(trx, rows);
+      const result = await trx
+        .insertInto(table)
+        .values(rows)
+        .onConflict((oc) => oc.column("id").doNothing())
+        .executeTakeFirst();
       return Number(result.numInsertedOrUpdatedRows ?? 0);
     });
     counts.copied += copied;
