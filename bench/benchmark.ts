@@ -11,6 +11,7 @@ import {
   type StripeDouble,
 } from "../scripts/stripe-double";
 import { freePort } from "../tests/support/app-server";
+import { EXAMPLE_PRICE_IDS } from "../tests/support/env";
 import { signUpForCheckout, type CheckoutVisitor } from "./checkout";
 import { EventSeries } from "./events";
 import {
@@ -75,19 +76,6 @@ export type RoundResult = {
   databaseBytes: number;
 };
 
-// The ids the double's Prices and the app agree on (those of .env.example).
-const PRICE_ENV = {
-  STRIPE_DICTIA_8_MONTHLY: "price_dictia8_monthly",
-  STRIPE_DICTIA_8_YEARLY: "price_dictia8_yearly",
-  STRIPE_DICTIA_8_SETUP: "price_dictia8_setup",
-  STRIPE_DICTIA_16_MONTHLY: "price_dictia16_monthly",
-  STRIPE_DICTIA_16_YEARLY: "price_dictia16_yearly",
-  STRIPE_DICTIA_16_SETUP: "",
-  STRIPE_DICTIA_CLOUD_MONTHLY: "price_dictiacloud_monthly",
-  STRIPE_DICTIA_CLOUD_YEARLY: "price_dictiacloud_yearly",
-  STRIPE_DICTIA_CLOUD_SETUP: "price_dictiacloud_setup",
-};
-
 const WEBHOOK_PATH = "/checkout/webhooks/stripe";
 const BYTES_PER_MB = 1024 * 1024;
 
@@ -129,7 +117,7 @@ export async function runRound(options: BenchOptions): Promise<RoundResult> {
       port: 0,
       webhookUrl: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,
       webhookSecret: secret,
-      prices: priceSeedsFromEnv(PRICE_ENV),
+      prices: priceSeedsFromEnv(EXAMPLE_PRICE_IDS),
     });
     server = await startBuiltServer({
       databaseFile,
@@ -140,7 +128,7 @@ export async function runRound(options: BenchOptions): Promise<RoundResult> {
         STRIPE_WEBHOOK_SECRET: secret,
         STRIPE_SECRET_KEY: "sk_test_bench",
         STRIPE_API_BASE_URL: double.url,
-        ...PRICE_ENV,
+        ...EXAMPLE_PRICE_IDS,
       },
       ...(options.cpuProfileDir && {
         nodeArgs: [

@@ -1,6 +1,4 @@
-import crypto from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 
 import Stripe from "stripe";
@@ -8,20 +6,15 @@ import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
 
 import { statusLabel } from "~/billing/access";
 
-import {
-  DEMO,
-  priceSeedsFromEnv,
-  startStripeDouble,
-  type StripeDouble,
-} from "../scripts/stripe-double";
+import { DEMO, type StripeDouble } from "../scripts/stripe-double";
 import { sendEvent } from "../scripts/webhook-send";
+import { ROOT, type AppServer } from "./support/app-server";
 import {
-  freePort,
-  ROOT,
-  startAppServer,
-  type AppServer,
-} from "./support/app-server";
+  startAppWithDouble,
+  type AppWithDouble,
+} from "./support/app-with-double";
 import { databaseFileReader } from "./support/database-file";
+import { EXAMPLE_PRICE_IDS } from "./support/env";
 
 /**
  * The built server (`npm run build`, as `npm test` does first) driven over
@@ -32,21 +25,9 @@ import { databaseFileReader } from "./support/database-file";
 
 const EXAMPLES = path.join(ROOT, "examples", "events");
 const PASSWORD = "motdepasse-solide-42";
-const WEBHOOK_SECRET = `whsec_e2e_${crypto.randomBytes(12).toString("hex")}`;
-// The ids of .env.example, so the example events name known Prices.
-const PRICE_IDS = {
-  STRIPE_DICTIA_8_MONTHLY: "price_dictia8_monthly",
-  STRIPE_DICTIA_8_YEARLY: "price_dictia8_yearly",
-  STRIPE_DICTIA_8_SETUP: "price_dictia8_setup",
-  STRIPE_DICTIA_16_MONTHLY: "price_dictia16_monthly",
-  STRIPE_DICTIA_16_YEARLY: "price_dictia16_yearly",
-  STRIPE_DICTIA_16_SETUP: "",
-  STRIPE_DICTIA_CLOUD_MONTHLY: "price_dictiacloud_monthly",
-  STRIPE_DICTIA_CLOUD_YEARLY: "price_dictiacloud_yearly",
-  STRIPE_DICTIA_CLOUD_SETUP: "price_dictiacloud_setup",
-};
 
-let tmpDir: string;
+let app: AppWithDouble | undefined;
+let webhookSecret: string;
 let databaseFile: string;
 const { query, readUser, readSubscriptionsOf, readSubscription, readLedger } =
   databaseFileReader(() => databaseFile);
@@ -56,35 +37,12 @@ let double: StripeDouble;
 let server: AppServer | undefined;
 
 beforeAll(async () => {
-  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), "dictia-e2e-"));
-  databaseFile = path.join(tmpDir, "app.sqlite");
-  const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
-  webhookUrl = `${origin}/checkout/webhooks/stripe`;
-  double = await startStripeDouble({
-    port: 0,
-    webhookUrl,
-    webhookSecret: WEBHOOK_SECRET,
-    prices: priceSeedsFromEnv(PRICE_IDS),
-    seedDemo: true,
-    env: PRICE_IDS,
-  });
-  server = await startAppServer({
-    databaseFile,
-    port,
-    env: {
-      STRIPE_SECRET_KEY: "sk_test_e2e",
-      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      STRIPE_API_BASE_URL: double.url,
-      ...PRICE_IDS,
-    },
-  });
+  app = await startAppWithDouble({ name: "e2e", seedDemo: true });
+  ({ databaseFile, origin, webhookUrl, webhookSecret, double, server } = app);
 });
 
 afterAll(async () => {
-  await server?.stop();
-  await double?.close();
-  if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+  await app?.stop();
 });
 
 beforeEach(({ onTestFailed }) => {
@@ -179,7 +137,7 @@ test("a visitor signs up, pays for DictIA 16 yearly on the hosted page, and the 
   const again = await sendEvent({
     json: JSON.stringify(completed),
     url: webhookUrl,
-    secret: WEBHOOK_SECRET,
+    secret: webhookSecret,
   });
   expect(again.status).toBe(200);
   expect(JSON.parse(again.body)).toMatchObject({ duplicate: true });
@@ -240,7 +198,7 @@ test("the example events of the README change /compte at every step", async () =
     const sent = await sendEvent({
       json: fs.readFileSync(path.join(EXAMPLES, step.file), "utf8"),
       url: webhookUrl,
-      secret: WEBHOOK_SECRET,
+      secret: webhookSecret,
     });
     expect(sent.status, step.file).toBe(200);
     expect(readSubscription(DEMO.subscriptionId), step.file).toMatchObject({
@@ -274,7 +232,9 @@ test("the 2024-06-20 example events are read like the current ones", async () =>
   double.stripe.createSubscription({
     id: older.subscriptionId,
     customer: older.customerId,
-    price: double.stripe.prices.get(PRICE_IDS.STRIPE_DICTIA_16_YEARLY) ?? null,
+    price:
+      double.stripe.prices.get(EXAMPLE_PRICE_IDS.STRIPE_DICTIA_16_YEARLY) ??
+      null,
     status: "active",
     metadata: { plan: DEMO.plan, period: DEMO.period },
     startedAt: DEMO.startedAt,
@@ -295,7 +255,7 @@ test("the 2024-06-20 example events are read like the current ones", async () =>
     const sent = await sendEvent({
       json,
       url: webhookUrl,
-      secret: WEBHOOK_SECRET,
+      secret: webhookSecret,
     });
     expect(sent.status, step.file).toBe(200);
     expect(readSubscription(older.subscriptionId)?.status, step.file).toBe(

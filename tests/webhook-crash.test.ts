@@ -13,7 +13,7 @@ import { setUserStripeCustomerId } from "~/models/user.server";
 import { startStripeDouble, type StripeDouble } from "../scripts/stripe-double";
 import { stripeMock } from "./mocks/stripe";
 import { freePort, startAppServer, type AppServer } from "./support/app-server";
-import { TEST_ENV } from "./support/env";
+import { EXAMPLE_PRICE_IDS } from "./support/env";
 import {
   deliveriesArbitrary,
   historyArbitrary,
@@ -51,12 +51,6 @@ const IN_FLIGHT = 8;
 // The server is killed once this share of the burst has been answered.
 const KILL_AFTER = 0.4;
 const WEBHOOK_SECRET = `whsec_crash_${crypto.randomBytes(12).toString("hex")}`;
-
-const PRICE_IDS = Object.fromEntries(
-  Object.entries(TEST_ENV).filter(([name]) =>
-    name.startsWith("STRIPE_DICTIA_"),
-  ),
-);
 
 const users: HistoryUser[] = Array.from(
   { length: SUBSCRIPTIONS },
@@ -111,7 +105,7 @@ const serverEnv = () => ({
   STRIPE_SECRET_KEY: "sk_test_crash",
   STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
   STRIPE_API_BASE_URL: double.url,
-  ...PRICE_IDS,
+  ...EXAMPLE_PRICE_IDS,
 });
 
 /** Each user owns the customer of their history, as after their Checkout. */

@@ -14,7 +14,7 @@ import { priceSeedsFromEnv, startStripeDouble } from "../scripts/stripe-double";
 import type { StripeDouble } from "../scripts/stripe-double";
 import { stripeMock } from "./mocks/stripe";
 import { startAppServer, type AppServer } from "./support/app-server";
-import { TEST_ENV } from "./support/env";
+import { EXAMPLE_PRICE_IDS } from "./support/env";
 import {
   emptyDatabase,
   openScratchDatabase,
@@ -36,12 +36,6 @@ import { addUsers, snapshot } from "./support/webhook-deliveries";
  */
 
 const WEBHOOK_SECRET = `whsec_two_${crypto.randomBytes(12).toString("hex")}`;
-const PRICE_ENV = Object.fromEntries(
-  Object.entries(TEST_ENV).filter(([name]) =>
-    name.startsWith("STRIPE_DICTIA_"),
-  ),
-);
-
 let double: StripeDouble | undefined;
 let servers: AppServer[] = [];
 let reference: ScratchDatabase | undefined;
@@ -52,14 +46,14 @@ beforeAll(async () => {
     // The double only answers API calls here; the test delivers the events.
     webhookUrl: "http://127.0.0.1:9/unused",
     webhookSecret: WEBHOOK_SECRET,
-    prices: priceSeedsFromEnv(PRICE_ENV),
+    prices: priceSeedsFromEnv(EXAMPLE_PRICE_IDS),
   });
   const env = {
     DATABASE_URL: process.env.DATABASE_URL ?? "",
     STRIPE_SECRET_KEY: "sk_test_two_instances",
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     STRIPE_API_BASE_URL: double.url,
-    ...PRICE_ENV,
+    ...EXAMPLE_PRICE_IDS,
   };
   // Both start at once on a new database: the migrator's advisory lock makes
   // one wait until the other has applied the migrations.

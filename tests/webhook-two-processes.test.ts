@@ -12,7 +12,7 @@ import { openDatabase } from "~/db.server";
 import { startStripeDouble, type StripeDouble } from "../scripts/stripe-double";
 import { stripeMock } from "./mocks/stripe";
 import { freePort, startAppServer, type AppServer } from "./support/app-server";
-import { TEST_ENV } from "./support/env";
+import { EXAMPLE_PRICE_IDS } from "./support/env";
 import {
   deliveriesArbitrary,
   historyArbitrary,
@@ -40,12 +40,6 @@ const SUBSCRIPTIONS = 24;
 // Deliveries in flight at once, each posted to both servers.
 const IN_FLIGHT = 8;
 const WEBHOOK_SECRET = `whsec_two_${crypto.randomBytes(12).toString("hex")}`;
-
-const PRICE_IDS = Object.fromEntries(
-  Object.entries(TEST_ENV).filter(([name]) =>
-    name.startsWith("STRIPE_DICTIA_"),
-  ),
-);
 
 let tmpDir: string;
 let databaseFile: string;
@@ -98,7 +92,7 @@ beforeAll(async () => {
     STRIPE_SECRET_KEY: "sk_test_two_processes",
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     STRIPE_API_BASE_URL: double.url,
-    ...PRICE_IDS,
+    ...EXAMPLE_PRICE_IDS,
   };
   // Both start on a file that does not exist yet, so both migrate it at
   // once, as two instances deployed together would.

@@ -1,4 +1,9 @@
-import type { ComponentPropsWithoutRef, ReactNode, RefObject } from "react";
+import {
+  useEffect,
+  type ComponentPropsWithoutRef,
+  type ReactNode,
+  type RefObject,
+} from "react";
 
 type FormFieldProps = Omit<
   ComponentPropsWithoutRef<"input">,
@@ -52,4 +57,23 @@ export function FormField({
       ) : null}
     </>
   );
+}
+
+type InputRef = RefObject<HTMLInputElement>;
+
+/**
+ * The first of the fields marked invalid, focused after each answer of the
+ * action. Give it to `autoFocus` too: that covers the page the server
+ * renders without JavaScript; after a submission through the router the
+ * field already exists, so it is focused by hand.
+ */
+export function useFirstInvalidField(
+  answer: unknown,
+  fields: [invalid: boolean, ref: InputRef][],
+): InputRef | null {
+  const first = fields.find(([invalid]) => invalid)?.[1] ?? null;
+  useEffect(() => {
+    first?.current?.focus();
+  }, [answer, first]);
+  return first;
 }

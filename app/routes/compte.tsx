@@ -6,7 +6,7 @@ import type {
 } from "@remix-run/node";
 import { json } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
-import { useEffect, useRef, type ReactNode } from "react";
+import { useRef, type ReactNode } from "react";
 import { AuthenticityTokenInput } from "remix-utils/csrf/react";
 
 import { requireValidCsrf } from "~/auth/csrf.server";
@@ -15,6 +15,7 @@ import { endSessionWithFlash, requireUser } from "~/auth/session.server";
 import { grantsAccess, statusLabel } from "~/billing/access";
 import { deleteAccount } from "~/billing/account-deletion.server";
 import { getPlanInfo, isPeriod, PERIOD_LABELS } from "~/billing/plans";
+import { FormField, useFirstInvalidField } from "~/components/form-field";
 import { SubmitButton } from "~/components/submit-button";
 import { getDb } from "~/db.server";
 import { getCurrentSubscriptionForUser } from "~/models/subscription.server";
@@ -245,12 +246,9 @@ function DeleteAccountForm({
   const errors: FieldErrors = actionData?.errors ?? {};
   const running = subscription && !ENDED_STATUSES.has(subscription.status);
 
-  // `autoFocus` covers the page the server renders without JavaScript; after
-  // a submission through the router the field already exists, so focus it
-  // by hand, after each refused attempt.
-  useEffect(() => {
-    if (actionData?.errors.password) passwordRef.current?.focus();
-  }, [actionData]);
+  const firstInvalid = useFirstInvalidField(actionData, [
+    [Boolean(errors.password), passwordRef],
+  ]);
 
   return (
     <Form method="post" className="danger-zone">
@@ -278,27 +276,17 @@ function DeleteAccountForm({
           {errors.form}
         </p>
       ) : null}
-      <label htmlFor="suppression-password">
-        Mot de passe actuel, pour confirmer
-      </label>
-      <input
-        ref={passwordRef}
+      <FormField
         id="suppression-password"
+        label="Mot de passe actuel, pour confirmer"
+        inputRef={passwordRef}
         name="password"
         type="password"
         autoComplete="current-password"
         required
-        autoFocus={errors.password !== undefined}
-        aria-invalid={errors.password ? true : undefined}
-        aria-describedby={
-          errors.password ? "suppression-password-erreur" : undefined
-        }
+        autoFocus={firstInvalid === passwordRef}
+        error={errors.password}
       />
-      {errors.password ? (
-        <p id="suppression-password-erreur" className="field-error">
-          {errors.password}
-        </p>
-      ) : null}
       <p>
         <SubmitButton className="danger" pendingLabel="Suppression en cours…">
           Supprimer définitivement mon compte

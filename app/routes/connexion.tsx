@@ -5,7 +5,7 @@ import type {
 } from "@remix-run/node";
 import { json, redirect } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
-import { useEffect, useRef } from "react";
+import { useRef } from "react";
 import { AuthenticityTokenInput } from "remix-utils/csrf/react";
 import { safeRedirect } from "remix-utils/safe-redirect";
 import { z } from "zod";
@@ -14,7 +14,7 @@ import { requireValidCsrf } from "~/auth/csrf.server";
 import { emailField, requiredText } from "~/auth/form-fields.server";
 import { hashPassword, verifyPassword } from "~/auth/password.server";
 import { createUserSession, getUser } from "~/auth/session.server";
-import { FormField } from "~/components/form-field";
+import { FormField, useFirstInvalidField } from "~/components/form-field";
 import { SubmitButton } from "~/components/submit-button";
 import { getDb } from "~/db.server";
 import {
@@ -127,18 +127,10 @@ export default function LoginPage() {
   // focus goes back to the first.
   const emailError = errors.email ?? errors.form;
   const passwordError = errors.password ?? errors.form;
-  const firstInvalid = emailError
-    ? emailRef
-    : passwordError
-      ? passwordRef
-      : null;
-
-  // `autoFocus` covers the page the server renders without JavaScript; after
-  // a submission through the router the field already exists, so focus it
-  // by hand.
-  useEffect(() => {
-    firstInvalid?.current?.focus();
-  }, [actionData, firstInvalid]);
+  const firstInvalid = useFirstInvalidField(actionData, [
+    [Boolean(emailError), emailRef],
+    [Boolean(passwordError), passwordRef],
+  ]);
 
   const signUpHref =
     redirectTo === DEFAULT_REDIRECT

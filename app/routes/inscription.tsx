@@ -5,7 +5,7 @@ import type {
 } from "@remix-run/node";
 import { json, redirect } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
-import { useEffect, useRef } from "react";
+import { useRef } from "react";
 import { AuthenticityTokenInput } from "remix-utils/csrf/react";
 import { HoneypotInputs } from "remix-utils/honeypot/react";
 import { Honeypot, SpamError } from "remix-utils/honeypot/server";
@@ -16,7 +16,7 @@ import { requireValidCsrf } from "~/auth/csrf.server";
 import { emailField, requiredText } from "~/auth/form-fields.server";
 import { hashPassword } from "~/auth/password.server";
 import { createUserSession, getUser } from "~/auth/session.server";
-import { FormField } from "~/components/form-field";
+import { FormField, useFirstInvalidField } from "~/components/form-field";
 import { SubmitButton } from "~/components/submit-button";
 import { getDb } from "~/db.server";
 import { createUser, maskEmail, normalizeEmail } from "~/models/user.server";
@@ -128,18 +128,10 @@ export default function SignUpPage() {
   const errors: FieldErrors = actionData?.errors ?? {};
   const emailRef = useRef<HTMLInputElement>(null);
   const passwordRef = useRef<HTMLInputElement>(null);
-  const firstInvalid = errors.email
-    ? emailRef
-    : errors.password
-      ? passwordRef
-      : null;
-
-  // `autoFocus` covers the page the server renders without JavaScript; after
-  // a submission through the router the field already exists, so focus it
-  // by hand.
-  useEffect(() => {
-    firstInvalid?.current?.focus();
-  }, [actionData, firstInvalid]);
+  const firstInvalid = useFirstInvalidField(actionData, [
+    [Boolean(errors.email), emailRef],
+    [Boolean(errors.password), passwordRef],
+  ]);
 
   const loginHref =
     redirectTo === DEFAULT_REDIRECT

@@ -1,6 +1,4 @@
-import crypto from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
@@ -8,18 +6,13 @@ import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
 
 import { statusLabel } from "~/billing/access";
 
-import {
-  priceSeedsFromEnv,
-  startStripeDouble,
-  type StripeDouble,
-} from "../../scripts/stripe-double";
+import type { StripeDouble } from "../../scripts/stripe-double";
 import { sendEvent } from "../../scripts/webhook-send";
+import { ROOT, type AppServer } from "../support/app-server";
 import {
-  freePort,
-  ROOT,
-  startAppServer,
-  type AppServer,
-} from "../support/app-server";
+  startAppWithDouble,
+  type AppWithDouble,
+} from "../support/app-with-double";
 import {
   expectAccessible,
   expectLabelledFrenchPage,
@@ -42,18 +35,6 @@ import { databaseFileReader } from "../support/database-file";
  */
 
 const PASSWORD = "motdepasse-solide-42";
-const WEBHOOK_SECRET = `whsec_browser_${crypto.randomBytes(12).toString("hex")}`;
-const PRICE_IDS = {
-  STRIPE_DICTIA_8_MONTHLY: "price_dictia8_monthly",
-  STRIPE_DICTIA_8_YEARLY: "price_dictia8_yearly",
-  STRIPE_DICTIA_8_SETUP: "price_dictia8_setup",
-  STRIPE_DICTIA_16_MONTHLY: "price_dictia16_monthly",
-  STRIPE_DICTIA_16_YEARLY: "price_dictia16_yearly",
-  STRIPE_DICTIA_16_SETUP: "",
-  STRIPE_DICTIA_CLOUD_MONTHLY: "price_dictiacloud_monthly",
-  STRIPE_DICTIA_CLOUD_YEARLY: "price_dictiacloud_yearly",
-  STRIPE_DICTIA_CLOUD_SETUP: "price_dictiacloud_setup",
-};
 const DATE_FORMAT = new Intl.DateTimeFormat("fr-CA", {
   dateStyle: "long",
   timeZone: "America/Toronto",
@@ -66,7 +47,8 @@ const FOR_README: Record<string, string> = {
 };
 const JOURNEY_TIMEOUT = 120_000;
 
-let tmpDir: string;
+let app: AppWithDouble | undefined;
+let webhookSecret: string;
 let databaseFile: string;
 const { findUser, readUser, readSubscriptionsOf, readSubscription } =
   databaseFileReader(() => databaseFile);
@@ -79,36 +61,15 @@ let browser: Browser | undefined;
 let auditor: ShutInContext | undefined;
 
 beforeAll(async () => {
-  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), "dictia-browser-"));
-  databaseFile = path.join(tmpDir, "app.sqlite");
-  const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
-  webhookUrl = `${origin}/checkout/webhooks/stripe`;
-  double = await startStripeDouble({
-    port: 0,
-    webhookUrl,
-    webhookSecret: WEBHOOK_SECRET,
-    prices: priceSeedsFromEnv(PRICE_IDS),
-  });
-  server = await startAppServer({
-    databaseFile,
-    port,
-    env: {
-      STRIPE_SECRET_KEY: "sk_test_browser",
-      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      STRIPE_API_BASE_URL: double.url,
-      ...PRICE_IDS,
-    },
-  });
+  app = await startAppWithDouble({ name: "browser" });
+  ({ databaseFile, origin, webhookUrl, webhookSecret, double, server } = app);
   browser = await launchChromium();
   auditor = await newShutInContext(browser, { javaScriptEnabled: true });
 });
 
 afterAll(async () => {
   await browser?.close();
-  await server?.stop();
-  await double?.close();
-  if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+  await app?.stop();
 });
 
 beforeEach(({ onTestFailed }) => {
@@ -349,7 +310,7 @@ async function journey(input: {
   const late = await sendEvent({
     json: JSON.stringify(deletedEvent),
     url: webhookUrl,
-    secret: WEBHOOK_SECRET,
+    secret: webhookSecret,
     fresh: true,
   });
   expect(late.status).toBe(200);
