@@ -1,5 +1,5 @@
 import { Kysely, PostgresDialect } from "kysely";
-import pg from "pg";
+import type pg from "pg";
 
 import type { Database } from "~/db/schema";
 
@@ -33,24 +33,30 @@ export function openPostgres(
   databaseUrl: string,
   options: { max?: number } = {},
 ): Kysely<Database> {
-  const pool = new pg.Pool({
-    connectionString: databaseUrl,
-    max: options.max ?? 10,
-    types: {
-      getTypeParser: ((oid: number, format?: "text" | "binary") =>
-        oid === INT8_OID
-          ? (value: string) => Number(value)
-          : pg.types.getTypeParser(
-              oid,
-              format,
-            )) as typeof pg.types.getTypeParser,
-    },
-  });
-  // An idle client losing its server (a restart, a failover) must not crash
-  // the process; the pool replaces it on the next query.
-  pool.on("error", (error) => {
-    console.warn(`[db] idle PostgreSQL connection lost: ${error.message}`);
-  });
+  // pg is loaded with the first connection: a server on SQLite (and the
+  // webhook's worker thread, which loads this module too) never pays for it.
+  const pool = async () => {
+    const { default: driver } = await import("pg");
+    const created = new driver.Pool({
+      connectionString: databaseUrl,
+      max: options.max ?? 10,
+      types: {
+        getTypeParser: ((oid: number, format?: "text" | "binary") =>
+          oid === INT8_OID
+            ? (value: string) => Number(value)
+            : driver.types.getTypeParser(
+                oid,
+                format,
+              )) as typeof pg.types.getTypeParser,
+      },
+    });
+    // An idle client losing its server (a restart, a failover) must not
+    // crash the process; the pool replaces it on the next query.
+    created.on("error", (error) => {
+      console.warn(`[db] idle PostgreSQL connection lost: ${error.message}`);
+    });
+    return created;
+  };
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
