@@ -4,7 +4,7 @@ import type { Period, PlanSlug } from "~/billing/plans";
 import { getPlanPrices } from "~/billing/plans.server";
 import { describeStripeError } from "~/billing/stripe-errors.server";
 import { Stripe, getStripe } from "~/billing/stripe.server";
-import { getDb } from "~/db.server";
+import { getDb, writeTransaction } from "~/db.server";
 import type { UserRow } from "~/db/schema";
 import { getEnv } from "~/env.server";
 import { linkSubscriptionsToUser } from "~/models/subscription.server";
@@ -109,12 +109,15 @@ async function ensureCustomer(stripe: Stripe, user: UserRow): Promise<string> {
     },
     { idempotencyKey: customerIdempotencyKey(user) },
   );
-  const db = await getDb();
-  const stored =
-    (await setUserStripeCustomerId(db, user.id, customer.id)) ?? customer.id;
-  // Subscriptions whose events arrived before the user had a customer id.
-  await linkSubscriptionsToUser(db, stored, user.id);
-  return stored;
+  // One transaction: linking refreshes the user's status under a lock on
+  // their row (on PostgreSQL), which holds only until the transaction ends.
+  return writeTransaction(await getDb(), async (trx) => {
+    const stored =
+      (await setUserStripeCustomerId(trx, user.id, customer.id)) ?? customer.id;
+    // Subscriptions whose events arrived before the user had a customer id.
+    await linkSubscriptionsToUser(trx, stored, user.id);
+    return stored;
+  });
 }
 
 /** A nonce for the checkout forms of one page view. */
