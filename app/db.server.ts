@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { isMainThread, Worker } from "node:worker_threads";
+import { Worker } from "node:worker_threads";
 
 import SQLite from "better-sqlite3";
 import {
@@ -52,12 +52,7 @@ export function openDatabase(file: string): Db {
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("synchronous = NORMAL");
-  const checkpointer =
-    file === ":memory:"
-      ? null
-      : isMainThread
-        ? startCheckpointer(file)
-        : checkpointHere(sqlite);
+  const checkpointer = file === ":memory:" ? null : startCheckpointer(file);
   if (checkpointer) {
     // Only a fallback now: about 40 MB of log, should the worker be gone.
     sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
@@ -132,23 +127,6 @@ function startCheckpointer(file: string) {
       worker.postMessage("stop");
     },
   };
-}
-
-/**
- * A connection opened in a worker thread (the webhook's, see
- * webhook.server.ts) checkpoints on its own thread, off the server's event
- * loop already: one more worker would cost memory and gain nothing.
- */
-function checkpointHere(sqlite: SQLite.Database) {
-  const timer = setInterval(() => {
-    try {
-      sqlite.pragma("wal_checkpoint(PASSIVE)");
-    } catch {
-      // Busy or closing: the next round tries again.
-    }
-  }, CHECKPOINT_EVERY_MS);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
 }
 
 const stoppingCheckpointers = new Set<Promise<void>>();

@@ -138,13 +138,7 @@ export async function startChild(
   };
 }
 
-const SOURCES = [
-  "app",
-  "db",
-  "remix.config.js",
-  "package.json",
-  "scripts/build-worker.mjs",
-];
+const SOURCES = ["app", "db", "remix.config.js", "package.json"];
 
 function newestChange(entry: string): number {
   const stat = fs.statSync(entry);
@@ -158,24 +152,24 @@ function newestChange(entry: string): number {
 }
 
 /**
- * Builds the server unless its build (whose last file is the webhook's
- * worker) is newer than every source, so a fresh clone and an edited tree
- * are measured as they are.
+ * Builds the server unless build/index.js is newer than every source, so a
+ * fresh clone and an edited tree are measured as they are.
  */
 export function ensureBuild(log: (line: string) => void): void {
-  const built = path.join(ROOT, "build", "webhook-worker.js");
+  const built = path.join(ROOT, "build", "index.js");
   const sourcesChanged = Math.max(
     ...SOURCES.map((entry) => newestChange(path.join(ROOT, entry))),
   );
   if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= sourcesChanged) {
     return;
   }
-  log("building the server (npm run build)…");
-  const result = spawnSync("npm", ["run", "build"], {
+  log("building the server (remix build)…");
+  const remix = path.join(ROOT, "node_modules", ".bin", "remix");
+  const result = spawnSync(remix, ["build"], {
     cwd: ROOT,
     stdio: ["ignore", "inherit", "inherit"],
   });
-  if (result.status !== 0) throw new Error("npm run build failed");
+  if (result.status !== 0) throw new Error("remix build failed");
 }
 
 /** The built app, run the way `npm start` runs it, for the benchmark. */

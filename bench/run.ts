@@ -64,7 +64,7 @@ async function main(): Promise<number> {
 
   if (smoke) {
     // The tests build first and share the build: never rebuild under them.
-    if (!fs.existsSync(path.join(ROOT, "build", "webhook-worker.js"))) {
+    if (!fs.existsSync(path.join(ROOT, "build", "index.js"))) {
       throw new Error("No server build: run `npm run build` first.");
     }
   } else {

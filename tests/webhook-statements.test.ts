@@ -8,7 +8,7 @@ import {
 } from "kysely";
 import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
 
-import { toStripeEvent } from "~/billing/webhook-delivery.server";
+import { toStripeEvent } from "~/billing/webhook.server";
 import { processStripeEvent } from "~/billing/webhook-handlers.server";
 import type { Db } from "~/db.server";
 

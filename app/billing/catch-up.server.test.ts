@@ -3,7 +3,7 @@ import { expect, test } from "vitest";
 import { catchUpEvents } from "~/billing/catch-up.server";
 import { requireStripe } from "~/billing/stripe.server";
 import { processStripeEvent } from "~/billing/webhook-handlers.server";
-import { toStripeEvent } from "~/billing/webhook-delivery.server";
+import { toStripeEvent } from "~/billing/webhook.server";
 import { getDb } from "~/db.server";
 import { getSubscriptionByStripeId } from "~/models/subscription.server";
 import { setUserStripeCustomerId } from "~/models/user.server";

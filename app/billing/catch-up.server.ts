@@ -5,7 +5,7 @@ import {
   HANDLED_EVENT_TYPES,
   processStripeEvent,
 } from "~/billing/webhook-handlers.server";
-import { toStripeEvent } from "~/billing/webhook-delivery.server";
+import { toStripeEvent } from "~/billing/webhook.server";
 import type { Db } from "~/db.server";
 import { getWebhookEvent } from "~/models/webhook-event.server";
 

@@ -33,8 +33,8 @@ export function openPostgres(
   databaseUrl: string,
   options: { max?: number } = {},
 ): Kysely<Database> {
-  // pg is loaded with the first connection: a server on SQLite (and the
-  // webhook's worker thread, which loads this module too) never pays for it.
+  // pg is loaded with the first connection: a server on SQLite never pays
+  // for it (a few megabytes of memory).
   const pool = async () => {
     const { default: driver } = await import("pg");
     const created = new driver.Pool({

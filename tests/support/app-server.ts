@@ -12,7 +12,6 @@ import path from "node:path";
 
 export const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const SERVER_BUILD = path.join(ROOT, "build", "index.js");
-const WEBHOOK_WORKER_BUILD = path.join(ROOT, "build", "webhook-worker.js");
 const SERVE_CLI = path.join(
   ROOT,
   "node_modules",
@@ -52,7 +51,7 @@ export async function startAppServer(options: {
   env?: Record<string, string>;
   port?: number;
 }): Promise<AppServer> {
-  if (!fs.existsSync(SERVER_BUILD) || !fs.existsSync(WEBHOOK_WORKER_BUILD)) {
+  if (!fs.existsSync(SERVER_BUILD)) {
     throw new Error("No server build: run `npm run build` (npm test does).");
   }
   const port = options.port ?? (await freePort());
