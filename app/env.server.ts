@@ -78,9 +78,10 @@ let lastRead: { source: NodeJS.ProcessEnv; raw: string; env: Env } | undefined;
  * one; it is read on each call so tests can change `process.env` per case.
  * Validating costs tens of microseconds and a webhook delivery asks several
  * times, so the result is reused for as long as the raw values it came from
- * are unchanged; it is frozen, being shared. A production server (outside
- * the test runner) reads it once: its environment does not change under it,
- * and even comparing the raw values costs a webhook delivery 30 µs.
+ * are unchanged; it is frozen, being shared. The built server reads it
+ * once (`remix build` writes NODE_ENV=production into the bundle; the test
+ * runner runs the sources): a server's environment does not change under
+ * it, and even comparing the raw values costs a webhook delivery 30 µs.
  */
 export function getEnv(source: NodeJS.ProcessEnv = process.env): Env {
   if (READ_ONCE && lastRead?.source === source && source === process.env) {
